@@ -1,0 +1,99 @@
+//! API contracts: what each CPython C-API function does to reference counts.
+//!
+//! The table in [`generated`] is produced from CPython's `Doc/data/refcounts.dat` plus the
+//! hand-maintained `data/corrections.toml` by [`codegen::generate`] (`cargo xtask codegen`).
+//! The engine never matches on API names: everything it knows about an API is here.
+
+pub mod codegen;
+mod generated;
+pub mod macros;
+
+/// What a function returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Returns {
+    /// A new (owned) reference. `nullable`: may return NULL with an exception set.
+    New { nullable: bool },
+    /// A borrowed reference. `nullable`: may return NULL (with or without an exception).
+    Borrowed { nullable: bool },
+    /// Always returns NULL (the `PyErr_Set*` family).
+    AlwaysNull,
+    /// A C status/int value with an error convention.
+    Status(ErrorConvention),
+    /// Returns no object and has no error convention we track (void, counts, C pointers).
+    Plain,
+}
+
+/// How a non-object result reports failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorConvention {
+    /// `-1` on error (exception set), `>= 0` on success.
+    NegOne,
+    /// `0` on failure (exception set), non-zero on success (`PyArg_ParseTuple`).
+    Zero,
+    /// No error value (e.g. `PyObject_IsTrue` style results are modelled as `NegOne`; this is
+    /// for results that cannot fail).
+    Infallible,
+}
+
+/// What a call does with one of its arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArgEffect {
+    /// Not an object, or an object the function only looks at.
+    Borrow,
+    /// Steals the reference whatever happens.
+    Steal,
+    /// Steals the reference only when the call succeeds (`PyModule_AddObject`).
+    StealOnSuccess,
+    /// Borrows, but may keep a new reference of its own to the object (stores it in a
+    /// container or attribute): the object may outlive our release of it.
+    Store,
+    /// An out-parameter (`PyObject **`) that receives a borrowed reference on success.
+    OutBorrowed,
+    /// An out-parameter that receives a new reference on success.
+    OutNew,
+}
+
+/// Variadic arguments whose meaning a format string gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Varargs {
+    None,
+    /// `PyArg_ParseTuple`-style: the trailing arguments are out-pointers; "O"-style units give
+    /// borrowed references. `format` is the index of the format-string argument.
+    ParseFormat {
+        format: usize,
+    },
+    /// `Py_BuildValue`-style: objects passed for "O" are borrowed, for "N" stolen.
+    BuildFormat {
+        format: usize,
+    },
+    /// Other varargs (`PyObject_CallFunctionObjArgs`): objects are borrowed.
+    Borrowed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Contract {
+    pub name: &'static str,
+    pub returns: Returns,
+    /// One entry per declared parameter, in order.
+    pub args: &'static [ArgEffect],
+    pub varargs: Varargs,
+    /// The call may run arbitrary Python code (object protocol, calls, comparisons,
+    /// `__del__` via a release). Borrowed references may be invalidated by such a call.
+    pub runs_python: bool,
+    /// First Python version that has the function, when it is newer than 3.0 (for the
+    /// strong-reference APIs of 3.10+).
+    pub since: Option<(u8, u8)>,
+}
+
+/// Looks up the contract of a C-API function or function-like macro by name.
+pub fn lookup(name: &str) -> Option<&'static Contract> {
+    generated::CONTRACTS
+        .binary_search_by(|c| c.name.cmp(name))
+        .ok()
+        .map(|i| &generated::CONTRACTS[i])
+}
+
+/// All known contracts, sorted by name.
+pub fn all() -> &'static [Contract] {
+    generated::CONTRACTS
+}

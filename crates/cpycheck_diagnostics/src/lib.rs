@@ -1,0 +1,81 @@
+//! The diagnostic model: what a finding is, independent of how it is printed.
+//!
+//! Rules build [`Diagnostic`]s; only `cpycheck_report` turns them into text, JSON or SARIF.
+
+pub use cpycheck_source::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One step of the path that produces a finding ("new reference from `PyLong_FromLong`",
+/// "taken when `PyList_Append` fails", ...). Steps are in path order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceStep {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A secondary span with a short label, shown under the snippet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Stable rule code, e.g. `CPY101`.
+    pub code: &'static str,
+    /// Rule name, e.g. `reference-leak`.
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// One line, lowercase start, no trailing period, C identifiers in backticks.
+    pub message: String,
+    /// The primary span.
+    pub span: Span,
+    /// The enclosing C function, when there is one.
+    pub function: Option<String>,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+    pub notes: Vec<String>,
+    pub trace: Vec<TraceStep>,
+}
+
+/// What analysing one file produced.
+#[derive(Clone, Debug, Default)]
+pub struct FileReport {
+    /// The path as the user gave it (or as found under a directory the user gave).
+    pub path: String,
+    /// The file's text as analysed (invalid UTF-8 replaced byte for byte), for snippets.
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+    pub functions_analyzed: usize,
+    /// Functions not analysed at all (parse error regions, unsupported constructs).
+    pub functions_skipped: usize,
+    /// Functions whose analysis ran out of budget; their findings so far are kept, and no
+    /// finding is ever made from running out.
+    pub functions_incomplete: usize,
+    /// A file-level error (unreadable, not text, not C, internal error). The file may still
+    /// have partial results.
+    pub error: Option<String>,
+}
+
+impl FileReport {
+    /// Sorts diagnostics into a deterministic order (position, then code, then message).
+    pub fn sort(&mut self) {
+        self.diagnostics
+            .sort_by(|a, b| (a.span, a.code, &a.message).cmp(&(b.span, b.code, &b.message)));
+    }
+}

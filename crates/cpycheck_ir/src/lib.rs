@@ -1,0 +1,1 @@
+//! Per-function IR: a control-flow graph whose statements are ownership-relevant operations.

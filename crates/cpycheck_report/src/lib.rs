@@ -1,0 +1,1 @@
+//! Report renderers: the only place diagnostics are serialised.
