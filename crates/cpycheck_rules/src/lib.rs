@@ -1,4 +1,21 @@
 //! The rules and the per-file check.
+
+pub mod registry;
+pub mod rules;
+
+pub use registry::RuleMeta;
+
+/// All rules, in code order.
+pub fn all_rules() -> &'static [RuleMeta] {
+    rules::ALL
+}
+
+/// Looks a rule up by its code (`CPY101`) or name (`reference-leak`).
+pub fn rule(code_or_name: &str) -> Option<&'static RuleMeta> {
+    rules::ALL
+        .iter()
+        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
+}
 use cpycheck_diagnostics::FileReport;
 
 /// Settings that affect analysis results.
