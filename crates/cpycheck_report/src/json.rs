@@ -1,0 +1,118 @@
+//! The JSON document. Other tools read it, so its shape only changes with [`JSON_VERSION`]:
+//!
+//! ```json
+//! {"version": 1, "files_analyzed": 3, "functions_analyzed": 41, "functions_skipped": 0,
+//!  "diagnostics": [{"code": "CPY101", "rule": "reference-leak", "severity": "warning",
+//!     "message": "...", "file": "src/mod.c", "line": 12, "column": 5, "end_line": 12,
+//!     "end_column": 30, "function": "mod_frobnicate",
+//!     "trace": [{"file": "src/mod.c", "line": 8, "column": 9, "message": "..."}]}],
+//!  "errors": [{"file": "bad.c", "message": "..."}]}
+//! ```
+
+use cpycheck_diagnostics::FileReport;
+use cpycheck_source::LineIndex;
+use serde::Serialize;
+
+use crate::{Location, RunStats, sorted_diagnostics, sorted_reports};
+
+/// The version of the JSON document's shape.
+pub const JSON_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct JsonDocument<'a> {
+    version: u32,
+    files_analyzed: usize,
+    functions_analyzed: usize,
+    functions_skipped: usize,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+    errors: Vec<JsonError<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    code: &'a str,
+    rule: &'a str,
+    severity: &'a str,
+    message: &'a str,
+    file: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    function: Option<&'a str>,
+    trace: Vec<JsonTraceStep<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonTraceStep<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonError<'a> {
+    file: &'a str,
+    message: &'a str,
+}
+
+/// Renders the JSON document (pretty-printed, ending in a newline). The counts come from
+/// `stats`; diagnostics and errors from `reports`, files sorted by path.
+pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
+    let mut diagnostics = Vec::new();
+    let mut errors = Vec::new();
+    for report in sorted_reports(reports) {
+        if let Some(message) = &report.error {
+            errors.push(JsonError {
+                file: &report.path,
+                message,
+            });
+        }
+        if report.diagnostics.is_empty() {
+            continue;
+        }
+        let index = LineIndex::new(&report.source);
+        for diagnostic in sorted_diagnostics(report) {
+            let loc = Location::of(diagnostic.span, &report.source, &index);
+            let trace = diagnostic
+                .trace
+                .iter()
+                .map(|step| {
+                    let step_loc = Location::of(step.span, &report.source, &index);
+                    JsonTraceStep {
+                        file: &report.path,
+                        line: step_loc.line,
+                        column: step_loc.column,
+                        message: &step.message,
+                    }
+                })
+                .collect();
+            diagnostics.push(JsonDiagnostic {
+                code: diagnostic.code,
+                rule: diagnostic.rule,
+                severity: diagnostic.severity.as_str(),
+                message: &diagnostic.message,
+                file: &report.path,
+                line: loc.line,
+                column: loc.column,
+                end_line: loc.end_line,
+                end_column: loc.end_column,
+                function: diagnostic.function.as_deref(),
+                trace,
+            });
+        }
+    }
+    let document = JsonDocument {
+        version: JSON_VERSION,
+        files_analyzed: stats.files_analyzed,
+        functions_analyzed: stats.functions_analyzed,
+        functions_skipped: stats.functions_skipped,
+        diagnostics,
+        errors,
+    };
+    let mut out = serde_json::to_string_pretty(&document)
+        .expect("the JSON document has only string keys and plain values");
+    out.push('\n');
+    out
+}
