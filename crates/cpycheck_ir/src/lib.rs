@@ -1,1 +1,10 @@
 //! Per-function IR: a control-flow graph whose statements are ownership-relevant operations.
+//!
+//! Architecture invariant: the IR knows the syntax model and the macro table, nothing of
+//! tree-sitter and nothing of ownership states or rules.
+
+mod ir;
+mod lower;
+
+pub use ir::*;
+pub use lower::{LowerContext, is_object_type, lower_function};

@@ -1,0 +1,930 @@
+//! Lowering from the syntax model to the IR.
+//!
+//! Macros from the contracts crate's macro table are expanded here (`Py_CLEAR` becomes a
+//! NULL test, a release and a store; `Py_RETURN_NONE` a new reference to `Py_None` and a
+//! return), so the engine only ever sees IR operations.
+
+use crate::ir::*;
+use cpycheck_contracts::macros::{MacroKind, lookup_macro};
+use cpycheck_syntax::{BinOp, CType, Expr, ExprKind, Function, Span, Stmt, StmtKind, UnOp};
+use std::collections::HashMap;
+
+/// What lowering needs to know about the file around the function.
+pub struct LowerContext<'a> {
+    /// The file's text (for string literals).
+    pub source: &'a str,
+    /// Struct and typedef names whose pointers are object pointers.
+    pub object_types: &'a [String],
+}
+
+impl LowerContext<'_> {
+    pub fn is_object_type(&self, ty: &CType) -> bool {
+        is_object_type(ty, self.object_types)
+    }
+}
+
+/// `PyObject *`, `PyTypeObject *`, or a pointer to a struct that starts with `PyObject_HEAD`.
+pub fn is_object_type(ty: &CType, object_types: &[String]) -> bool {
+    if ty.pointers != 1 || ty.array {
+        return false;
+    }
+    let base = ty.base.trim_start_matches("struct ").trim();
+    base == "PyObject"
+        || (base.starts_with("Py") && base.ends_with("Object"))
+        || object_types.iter().any(|t| t == base)
+}
+
+/// Lowers one function. Never fails: what cannot be represented becomes `Operand::Other`.
+pub fn lower_function(func: &Function, cx: &LowerContext<'_>) -> Body {
+    let mut l = Lowerer {
+        cx,
+        locals: Vec::new(),
+        scopes: vec![HashMap::new()],
+        blocks: Vec::new(),
+        current: BlockId(0),
+        labels: HashMap::new(),
+        loops: Vec::new(),
+        switches: Vec::new(),
+        macro_value: None,
+    };
+    let entry = l.new_block();
+    l.current = entry;
+    let mut params = Vec::new();
+    for p in &func.params {
+        let name = p
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("<arg{}>", params.len()));
+        let id = l.declare(&name, p.ty.clone(), LocalKind::Param);
+        params.push(id);
+    }
+    for s in &func.body {
+        l.stmt(s);
+    }
+    // Falling off the end returns.
+    let end = Span::new(
+        func.span.end.saturating_sub(1) as usize,
+        func.span.end as usize,
+    );
+    l.terminate(Terminator::Return(None), end);
+    Body {
+        name: func.name.clone(),
+        span: func.span,
+        name_span: func.name_span,
+        locals: l.locals,
+        params,
+        blocks: l.blocks.into_iter().map(|b| b.finish()).collect(),
+        entry,
+        returns_object: cx.is_object_type(&func.return_type)
+            || func.return_type.base == "PyMODINIT_FUNC",
+    }
+}
+
+struct BlockBuilder {
+    stmts: Vec<Statement>,
+    term: Option<(Terminator, Span)>,
+}
+
+impl BlockBuilder {
+    fn finish(self) -> BasicBlock {
+        let (term, term_span) = self
+            .term
+            .unwrap_or((Terminator::Unreachable, Span::default()));
+        BasicBlock {
+            stmts: self.stmts,
+            term,
+            term_span,
+        }
+    }
+}
+
+struct SwitchFrame {
+    targets: Vec<BlockId>,
+    has_default: bool,
+}
+
+struct Lowerer<'a, 'b> {
+    cx: &'a LowerContext<'b>,
+    locals: Vec<Local>,
+    scopes: Vec<HashMap<String, Place>>,
+    blocks: Vec<BlockBuilder>,
+    current: BlockId,
+    labels: HashMap<String, BlockId>,
+    /// (continue target, break target)
+    loops: Vec<(Option<BlockId>, BlockId)>,
+    switches: Vec<SwitchFrame>,
+    /// The value of the last macro expanded in place (`Py_NewRef(x)` is `x`).
+    macro_value: Option<Operand>,
+}
+
+impl Lowerer<'_, '_> {
+    fn new_block(&mut self) -> BlockId {
+        self.blocks.push(BlockBuilder {
+            stmts: Vec::new(),
+            term: None,
+        });
+        BlockId(self.blocks.len() as u32 - 1)
+    }
+
+    fn declare(&mut self, name: &str, ty: CType, kind: LocalKind) -> LocalId {
+        let is_object = self.cx.is_object_type(&ty);
+        self.locals.push(Local {
+            name: name.to_string(),
+            ty,
+            kind,
+            is_object,
+        });
+        let id = LocalId(self.locals.len() as u32 - 1);
+        if kind != LocalKind::Temp {
+            self.scopes
+                .last_mut()
+                .unwrap()
+                .insert(name.to_string(), Place::Local(id));
+        }
+        id
+    }
+
+    fn temp(&mut self, is_object: bool) -> Place {
+        let n = self.locals.len();
+        self.locals.push(Local {
+            name: format!("<tmp{n}>"),
+            ty: CType::default(),
+            kind: LocalKind::Temp,
+            is_object,
+        });
+        Place::Local(LocalId(n as u32))
+    }
+
+    fn lookup(&self, name: &str) -> Place {
+        for scope in self.scopes.iter().rev() {
+            if let Some(p) = scope.get(name) {
+                return p.clone();
+            }
+        }
+        Place::Global(name.to_string())
+    }
+
+    fn emit(&mut self, kind: StatementKind, span: Span) {
+        let b = &mut self.blocks[self.current.0 as usize];
+        if b.term.is_none() {
+            b.stmts.push(Statement { kind, span });
+        }
+    }
+
+    fn terminate(&mut self, term: Terminator, span: Span) {
+        let b = &mut self.blocks[self.current.0 as usize];
+        if b.term.is_none() {
+            b.term = Some((term, span));
+        }
+    }
+
+    /// Ends the current block with a jump to `target` and continues in `target`.
+    fn goto_and_switch(&mut self, target: BlockId, span: Span) {
+        self.terminate(Terminator::Goto(target), span);
+        self.current = target;
+    }
+
+    fn label_block(&mut self, label: &str) -> BlockId {
+        if let Some(b) = self.labels.get(label) {
+            return *b;
+        }
+        let b = self.new_block();
+        self.labels.insert(label.to_string(), b);
+        b
+    }
+
+    fn end_statement(&mut self, span: Span) {
+        self.emit(StatementKind::EndStatement, span);
+    }
+
+    // ----- statements -----
+
+    fn stmt(&mut self, s: &Stmt) {
+        // Code after a return/goto is unreachable unless a label makes it reachable: give it a
+        // fresh block so it is still lowered (labels inside it stay reachable).
+        if self.blocks[self.current.0 as usize].term.is_some() {
+            self.current = self.new_block();
+        }
+        match &s.kind {
+            StmtKind::Expr(e) => {
+                self.expr_stmt(e);
+                self.end_statement(s.span);
+            }
+            StmtKind::Decl(decls) => {
+                for d in decls {
+                    if d.is_static {
+                        // A static local lives like a global: it is memory, not a variable.
+                        self.scopes
+                            .last_mut()
+                            .unwrap()
+                            .insert(d.name.clone(), Place::Global(d.name.clone()));
+                        continue;
+                    }
+                    let id = self.declare(&d.name, d.ty.clone(), LocalKind::Var);
+                    if let Some(init) = &d.init {
+                        if d.ty.array {
+                            let _ = self.operand(init);
+                        } else {
+                            self.assign_expr(Place::Local(id), init, d.span);
+                        }
+                    }
+                }
+                self.end_statement(s.span);
+            }
+            StmtKind::If { cond, then, els } => {
+                let t = self.new_block();
+                let f = self.new_block();
+                let join = self.new_block();
+                self.cond(cond, t, f);
+                self.current = t;
+                self.stmt(then);
+                self.goto_and_switch(join, s.span);
+                self.current = f;
+                if let Some(els) = els {
+                    self.stmt(els);
+                }
+                self.goto_and_switch(join, s.span);
+            }
+            StmtKind::While { cond, body } => {
+                let head = self.new_block();
+                let body_b = self.new_block();
+                let exit = self.new_block();
+                self.goto_and_switch(head, s.span);
+                self.cond(cond, body_b, exit);
+                self.current = body_b;
+                self.loops.push((Some(head), exit));
+                self.stmt(body);
+                self.loops.pop();
+                self.terminate(Terminator::Goto(head), s.span);
+                self.current = exit;
+            }
+            StmtKind::DoWhile { body, cond } => {
+                let body_b = self.new_block();
+                let test = self.new_block();
+                let exit = self.new_block();
+                self.goto_and_switch(body_b, s.span);
+                self.loops.push((Some(test), exit));
+                self.stmt(body);
+                self.loops.pop();
+                self.goto_and_switch(test, s.span);
+                self.cond(cond, body_b, exit);
+                self.current = exit;
+            }
+            StmtKind::For {
+                init,
+                cond,
+                update,
+                body,
+            } => {
+                self.scopes.push(HashMap::new());
+                if let Some(init) = init {
+                    self.stmt(init);
+                }
+                let head = self.new_block();
+                let body_b = self.new_block();
+                let step = self.new_block();
+                let exit = self.new_block();
+                self.goto_and_switch(head, s.span);
+                match cond {
+                    Some(c) => self.cond(c, body_b, exit),
+                    None => self.terminate(Terminator::Goto(body_b), s.span),
+                }
+                self.current = body_b;
+                self.loops.push((Some(step), exit));
+                self.stmt(body);
+                self.loops.pop();
+                self.goto_and_switch(step, s.span);
+                if let Some(u) = update {
+                    self.expr_stmt(u);
+                    self.end_statement(u.span);
+                }
+                self.terminate(Terminator::Goto(head), s.span);
+                self.current = exit;
+                self.scopes.pop();
+            }
+            StmtKind::Switch { cond, body } => {
+                let _ = self.operand(cond);
+                self.end_statement(cond.span);
+                let dispatch = self.current;
+                let exit = self.new_block();
+                self.switches.push(SwitchFrame {
+                    targets: Vec::new(),
+                    has_default: false,
+                });
+                self.loops.push((self.loops.last().and_then(|l| l.0), exit));
+                // The body's statements before the first label are unreachable.
+                self.current = self.new_block();
+                self.stmt(body);
+                self.goto_and_switch(exit, s.span);
+                self.loops.pop();
+                let frame = self.switches.pop().unwrap();
+                let mut targets = frame.targets;
+                if !frame.has_default {
+                    targets.push(exit);
+                }
+                self.current = dispatch;
+                self.terminate(Terminator::Switch { targets }, s.span);
+                self.current = exit;
+            }
+            StmtKind::Case { value, body } => {
+                let b = self.new_block();
+                self.goto_and_switch(b, s.span);
+                if let Some(frame) = self.switches.last_mut() {
+                    frame.targets.push(b);
+                    if value.is_none() {
+                        frame.has_default = true;
+                    }
+                }
+                for st in body {
+                    self.stmt(st);
+                }
+            }
+            StmtKind::Break => {
+                if let Some(&(_, brk)) = self.loops.last() {
+                    self.terminate(Terminator::Goto(brk), s.span);
+                }
+            }
+            StmtKind::Continue => {
+                if let Some(cont) = self.loops.iter().rev().find_map(|l| l.0) {
+                    self.terminate(Terminator::Goto(cont), s.span);
+                }
+            }
+            StmtKind::Return(value) => {
+                let op = value.as_ref().map(|e| self.operand(e));
+                self.terminate(Terminator::Return(op), s.span);
+            }
+            StmtKind::Goto(label) => {
+                let b = self.label_block(label);
+                self.terminate(Terminator::Goto(b), s.span);
+            }
+            StmtKind::Labeled { label, stmt } => {
+                let b = self.label_block(label);
+                self.goto_and_switch(b, s.span);
+                self.stmt(stmt);
+            }
+            StmtKind::Block(stmts) => {
+                self.scopes.push(HashMap::new());
+                for st in stmts {
+                    self.stmt(st);
+                }
+                self.scopes.pop();
+            }
+            StmtKind::Empty | StmtKind::Unknown => {}
+        }
+    }
+
+    /// An expression in statement position: statement macros are recognised here.
+    fn expr_stmt(&mut self, e: &Expr) {
+        if let ExprKind::Ident(name) = &e.kind {
+            match lookup_macro(name) {
+                Some(MacroKind::ReturnSingleton(singleton)) => {
+                    let op = Operand::Copy(Place::Global(singleton.to_string()));
+                    self.emit(
+                        StatementKind::IncRef {
+                            arg: op.clone(),
+                            nullable: false,
+                        },
+                        e.span,
+                    );
+                    self.terminate(Terminator::Return(Some(op)), e.span);
+                    return;
+                }
+                Some(MacroKind::NoOp) => return,
+                _ => {}
+            }
+        }
+        if let ExprKind::Call { callee, .. } = &e.kind {
+            if let Some(name) = callee.as_ident() {
+                if lookup_macro(name) == Some(MacroKind::ReturnNew) {
+                    let _ = self.operand(e);
+                    self.terminate(Terminator::Return(Some(Operand::Other)), e.span);
+                    return;
+                }
+            }
+        }
+        let _ = self.operand(e);
+    }
+
+    // ----- conditions -----
+
+    fn cond(&mut self, e: &Expr, t: BlockId, f: BlockId) {
+        match &e.kind {
+            ExprKind::Unary {
+                op: UnOp::Not,
+                operand,
+            } => self.cond(operand, f, t),
+            ExprKind::Binary {
+                op: BinOp::And,
+                lhs,
+                rhs,
+            } => {
+                let mid = self.new_block();
+                self.cond(lhs, mid, f);
+                self.current = mid;
+                self.cond(rhs, t, f);
+            }
+            ExprKind::Binary {
+                op: BinOp::Or,
+                lhs,
+                rhs,
+            } => {
+                let mid = self.new_block();
+                self.cond(lhs, t, mid);
+                self.current = mid;
+                self.cond(rhs, t, f);
+            }
+            ExprKind::Binary { op, lhs, rhs } if cmp_op(*op).is_some() => {
+                let l = self.operand(lhs);
+                let r = self.operand(rhs);
+                let op = cmp_op(*op).unwrap();
+                self.branch(Cond::Compare { op, lhs: l, rhs: r }, t, f, e.span);
+            }
+            ExprKind::Comma(items) if !items.is_empty() => {
+                for it in &items[..items.len() - 1] {
+                    let _ = self.operand(it);
+                }
+                self.cond(items.last().unwrap(), t, f);
+            }
+            ExprKind::Cast { expr, .. } => self.cond(expr, t, f),
+            _ => {
+                let op = self.operand(e);
+                self.branch(Cond::Truthy(op), t, f, e.span);
+            }
+        }
+    }
+
+    fn branch(&mut self, cond: Cond, t: BlockId, f: BlockId, span: Span) {
+        // Constant conditions (`while (1)`, `do { } while (0)`) jump directly.
+        let constant = match &cond {
+            Cond::Truthy(Operand::Int(i)) => Some(*i != 0),
+            Cond::Truthy(Operand::Null) => Some(false),
+            Cond::Truthy(Operand::Str(_)) => Some(true),
+            Cond::Compare {
+                op,
+                lhs: Operand::Int(a),
+                rhs: Operand::Int(b),
+            } => Some(op.eval(*a, *b)),
+            _ => None,
+        };
+        match constant {
+            Some(true) => self.terminate(Terminator::Goto(t), span),
+            Some(false) => self.terminate(Terminator::Goto(f), span),
+            None => self.terminate(
+                Terminator::Branch {
+                    cond,
+                    then: t,
+                    els: f,
+                },
+                span,
+            ),
+        }
+    }
+
+    // ----- expressions -----
+
+    fn assign_expr(&mut self, dest: Place, rhs: &Expr, span: Span) {
+        let rhs_s = rhs.strip_casts();
+        if let ExprKind::Call { callee, args } = &rhs_s.kind {
+            if let Some(call) = self.call_rvalue(callee, args, rhs_s.span) {
+                self.emit(
+                    StatementKind::Assign {
+                        dest,
+                        value: Rvalue::Call(call),
+                    },
+                    span,
+                );
+                return;
+            }
+        }
+        let op = self.operand(rhs);
+        self.emit(
+            StatementKind::Assign {
+                dest,
+                value: Rvalue::Use(op),
+            },
+            span,
+        );
+    }
+
+    fn place(&mut self, e: &Expr) -> Option<Place> {
+        match &e.kind {
+            ExprKind::Ident(name) => Some(self.lookup(name)),
+            ExprKind::Cast { expr, .. } => self.place(expr),
+            ExprKind::Member { base, field, arrow } => {
+                let base_place = self.place_or_temp(base);
+                if *arrow {
+                    self.emit(
+                        StatementKind::Use {
+                            arg: Operand::Copy(base_place.clone()),
+                        },
+                        e.span,
+                    );
+                }
+                Some(Place::Field(Box::new(base_place), field.clone()))
+            }
+            ExprKind::Index { base, index } => {
+                let _ = self.operand(index);
+                let base_place = self.place_or_temp(base);
+                Some(Place::Deref(Box::new(base_place)))
+            }
+            ExprKind::Unary {
+                op: UnOp::Deref,
+                operand,
+            } => {
+                let base_place = self.place_or_temp(operand);
+                self.emit(
+                    StatementKind::Use {
+                        arg: Operand::Copy(base_place.clone()),
+                    },
+                    e.span,
+                );
+                Some(Place::Deref(Box::new(base_place)))
+            }
+            ExprKind::Call { callee, args } => {
+                // `Py_TYPE(x)` is the place `x->ob_type`.
+                if callee.as_ident().and_then(lookup_macro) == Some(MacroKind::TypeOf) {
+                    if let Some(arg) = args.first() {
+                        let base = self.place_or_temp(arg);
+                        return Some(Place::Field(Box::new(base), "ob_type".to_string()));
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn place_or_temp(&mut self, e: &Expr) -> Place {
+        if let Some(p) = self.place(e) {
+            return p;
+        }
+        let op = self.operand(e);
+        match op {
+            Operand::Copy(p) => p,
+            other => {
+                let t = self.temp(false);
+                self.emit(
+                    StatementKind::Assign {
+                        dest: t.clone(),
+                        value: Rvalue::Use(other),
+                    },
+                    e.span,
+                );
+                t
+            }
+        }
+    }
+
+    fn operand(&mut self, e: &Expr) -> Operand {
+        match &e.kind {
+            ExprKind::Ident(name) => match lookup_macro(name) {
+                Some(MacroKind::ReturnSingleton(_)) | Some(MacroKind::NoOp) => {
+                    self.expr_stmt(e);
+                    Operand::Other
+                }
+                _ => Operand::Copy(self.lookup(name)),
+            },
+            ExprKind::Int(i) => Operand::Int(*i),
+            ExprKind::Null => Operand::Null,
+            ExprKind::Str => {
+                let text = self.cx.source.get(e.span.range()).unwrap_or("");
+                Operand::Str(string_literal_text(text))
+            }
+            ExprKind::Float | ExprKind::SizeOf | ExprKind::Unknown => Operand::Other,
+            ExprKind::Cast { expr, .. } => self.operand(expr),
+            ExprKind::Call { callee, args } => self.call_operand(callee, args, e.span),
+            ExprKind::Assign { op: None, lhs, rhs } => match self.place(lhs) {
+                Some(p) => {
+                    self.assign_expr(p.clone(), rhs, e.span);
+                    Operand::Copy(p)
+                }
+                None => {
+                    let _ = self.operand(rhs);
+                    Operand::Other
+                }
+            },
+            ExprKind::Assign {
+                op: Some(_),
+                lhs,
+                rhs,
+            } => {
+                let _ = self.operand(rhs);
+                if let Some(p) = self.place(lhs) {
+                    self.emit(
+                        StatementKind::Assign {
+                            dest: p.clone(),
+                            value: Rvalue::Use(Operand::Other),
+                        },
+                        e.span,
+                    );
+                    Operand::Copy(p)
+                } else {
+                    Operand::Other
+                }
+            }
+            ExprKind::Binary {
+                op: BinOp::And | BinOp::Or,
+                ..
+            } => {
+                // A short-circuit in value context: lower its control flow, value unknown.
+                let t = self.new_block();
+                let f = self.new_block();
+                let join = self.new_block();
+                self.cond(e, t, f);
+                self.current = t;
+                self.goto_and_switch(join, e.span);
+                self.current = f;
+                self.goto_and_switch(join, e.span);
+                Operand::Other
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let l = self.operand(lhs);
+                let _ = self.operand(rhs);
+                // Pointer arithmetic keeps pointing into the same object only for `p + 0`;
+                // everything else is an unknown value.
+                match (op, &l) {
+                    (BinOp::Add | BinOp::Sub, Operand::Int(_)) => Operand::Other,
+                    _ => Operand::Other,
+                }
+            }
+            ExprKind::Unary { op, operand } => match op {
+                UnOp::AddrOf => match self.place(operand) {
+                    Some(p) => Operand::AddrOf(p),
+                    None => {
+                        let _ = self.operand(operand);
+                        Operand::Other
+                    }
+                },
+                UnOp::Deref => match self.place(e) {
+                    Some(p) => Operand::Copy(p),
+                    None => Operand::Other,
+                },
+                UnOp::Neg => match self.operand(operand) {
+                    Operand::Int(i) => Operand::Int(i.wrapping_neg()),
+                    _ => Operand::Other,
+                },
+                UnOp::PreInc | UnOp::PreDec | UnOp::PostInc | UnOp::PostDec => {
+                    if let Some(p) = self.place(operand) {
+                        self.emit(
+                            StatementKind::Assign {
+                                dest: p,
+                                value: Rvalue::Use(Operand::Other),
+                            },
+                            e.span,
+                        );
+                    }
+                    Operand::Other
+                }
+                UnOp::Not | UnOp::Plus | UnOp::BitNot => {
+                    let _ = self.operand(operand);
+                    Operand::Other
+                }
+            },
+            ExprKind::Member { .. } | ExprKind::Index { .. } => match self.place(e) {
+                Some(p) => Operand::Copy(p),
+                None => Operand::Other,
+            },
+            ExprKind::Cond { cond, then, els } => {
+                let t = self.new_block();
+                let f = self.new_block();
+                let join = self.new_block();
+                let tmp = self.temp(true);
+                self.cond(cond, t, f);
+                self.current = t;
+                self.assign_expr(tmp.clone(), then, then.span);
+                self.goto_and_switch(join, e.span);
+                self.current = f;
+                self.assign_expr(tmp.clone(), els, els.span);
+                self.goto_and_switch(join, e.span);
+                Operand::Copy(tmp)
+            }
+            ExprKind::Comma(items) => {
+                let mut last = Operand::Other;
+                for it in items {
+                    last = self.operand(it);
+                }
+                last
+            }
+            ExprKind::InitList(items) => {
+                for it in items {
+                    let _ = self.operand(it);
+                }
+                Operand::Other
+            }
+        }
+    }
+
+    fn call_operand(&mut self, callee: &Expr, args: &[Expr], span: Span) -> Operand {
+        if let Some(call) = self.call_rvalue(callee, args, span) {
+            let t = self.temp(true);
+            self.emit(
+                StatementKind::Assign {
+                    dest: t.clone(),
+                    value: Rvalue::Call(call),
+                },
+                span,
+            );
+            return Operand::Copy(t);
+        }
+        // A macro that was expanded in place: its value, if any, was left in `macro_value`.
+        self.macro_value.take().unwrap_or(Operand::Other)
+    }
+
+    /// Lowers a call. Returns `None` when the call was a known macro that lowering expanded
+    /// (its value is then in `self.macro_value`).
+    fn call_rvalue(&mut self, callee: &Expr, args: &[Expr], span: Span) -> Option<Call> {
+        if let Some(name) = callee.as_ident() {
+            if let Some(kind) = lookup_macro(name) {
+                if self.expand_macro(kind, args, span) {
+                    return None;
+                }
+            }
+            let (ops, spans) = self.args(args);
+            return Some(Call {
+                callee: Callee::Named(name.to_string()),
+                args: ops,
+                arg_spans: spans,
+            });
+        }
+        let field = match &callee.strip_casts().kind {
+            ExprKind::Member { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let _ = self.operand(callee);
+        let (ops, spans) = self.args(args);
+        Some(Call {
+            callee: Callee::Indirect { field },
+            args: ops,
+            arg_spans: spans,
+        })
+    }
+
+    fn args(&mut self, args: &[Expr]) -> (Vec<Operand>, Vec<Span>) {
+        let mut ops = Vec::with_capacity(args.len());
+        let mut spans = Vec::with_capacity(args.len());
+        for a in args {
+            ops.push(self.operand(a));
+            spans.push(a.span);
+        }
+        (ops, spans)
+    }
+
+    /// Expands a known macro call in place. Returns false when the macro is not a call-like
+    /// one (it is then lowered as an ordinary call).
+    fn expand_macro(&mut self, kind: MacroKind, args: &[Expr], span: Span) -> bool {
+        let arg = |i: usize| args.get(i);
+        match kind {
+            MacroKind::IncRef { nullable } | MacroKind::DecRef { nullable } => {
+                let Some(a) = arg(0) else { return false };
+                let op = self.operand(a);
+                let stmt = if matches!(kind, MacroKind::IncRef { .. }) {
+                    StatementKind::IncRef { arg: op, nullable }
+                } else {
+                    StatementKind::DecRef { arg: op, nullable }
+                };
+                self.emit(stmt, span);
+                self.macro_value = Some(Operand::Other);
+                true
+            }
+            MacroKind::Clear => {
+                let Some(a) = arg(0) else { return false };
+                let Some(place) = self.place(a) else {
+                    return false;
+                };
+                let t = self.new_block();
+                let join = self.new_block();
+                self.terminate(
+                    Terminator::Branch {
+                        cond: Cond::Truthy(Operand::Copy(place.clone())),
+                        then: t,
+                        els: join,
+                    },
+                    span,
+                );
+                self.current = t;
+                let tmp = self.temp(true);
+                self.emit(
+                    StatementKind::Assign {
+                        dest: tmp.clone(),
+                        value: Rvalue::Use(Operand::Copy(place.clone())),
+                    },
+                    span,
+                );
+                self.emit(
+                    StatementKind::Assign {
+                        dest: place,
+                        value: Rvalue::Use(Operand::Null),
+                    },
+                    span,
+                );
+                self.emit(
+                    StatementKind::DecRef {
+                        arg: Operand::Copy(tmp),
+                        nullable: false,
+                    },
+                    span,
+                );
+                self.goto_and_switch(join, span);
+                self.macro_value = Some(Operand::Other);
+                true
+            }
+            MacroKind::SetRef { nullable } => {
+                let (Some(dst), Some(src)) = (arg(0), arg(1)) else {
+                    return false;
+                };
+                let Some(place) = self.place(dst) else {
+                    return false;
+                };
+                let old = self.temp(true);
+                self.emit(
+                    StatementKind::Assign {
+                        dest: old.clone(),
+                        value: Rvalue::Use(Operand::Copy(place.clone())),
+                    },
+                    span,
+                );
+                self.assign_expr(place, src, span);
+                self.emit(
+                    StatementKind::DecRef {
+                        arg: Operand::Copy(old),
+                        nullable,
+                    },
+                    span,
+                );
+                self.macro_value = Some(Operand::Other);
+                true
+            }
+            MacroKind::NewRef { nullable } => {
+                let Some(a) = arg(0) else { return false };
+                let op = self.operand(a);
+                self.emit(
+                    StatementKind::IncRef {
+                        arg: op.clone(),
+                        nullable,
+                    },
+                    span,
+                );
+                self.macro_value = Some(op);
+                true
+            }
+            MacroKind::TypeOf => {
+                let Some(a) = arg(0) else { return false };
+                let base = self.place_or_temp(a);
+                self.macro_value = Some(Operand::Copy(Place::Field(
+                    Box::new(base),
+                    "ob_type".to_string(),
+                )));
+                true
+            }
+            MacroKind::Reveal => {
+                let Some(a) = arg(0) else { return false };
+                let op = self.operand(a);
+                self.emit(StatementKind::Reveal { arg: op }, span);
+                self.macro_value = Some(Operand::Other);
+                true
+            }
+            MacroKind::NoOp => {
+                self.macro_value = Some(Operand::Other);
+                true
+            }
+            MacroKind::ReturnSingleton(_) | MacroKind::ReturnNew | MacroKind::Singleton => false,
+        }
+    }
+}
+
+fn cmp_op(op: BinOp) -> Option<CmpOp> {
+    Some(match op {
+        BinOp::Eq => CmpOp::Eq,
+        BinOp::Ne => CmpOp::Ne,
+        BinOp::Lt => CmpOp::Lt,
+        BinOp::Le => CmpOp::Le,
+        BinOp::Gt => CmpOp::Gt,
+        BinOp::Ge => CmpOp::Ge,
+        _ => return None,
+    })
+}
+
+/// The contents of a (possibly concatenated) C string literal, escapes left as written.
+fn string_literal_text(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_str {
+            if escaped {
+                out.push(c);
+                escaped = false;
+            } else if c == '\\' {
+                out.push(c);
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            } else {
+                out.push(c);
+            }
+        } else if c == '"' {
+            in_str = true;
+        }
+    }
+    out
+}
