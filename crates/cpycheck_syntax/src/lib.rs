@@ -1,5 +1,118 @@
 //! Syntax model: the only crate that knows tree-sitter.
+//!
+//! [`parse`] turns source-prepped C text into a [`FileModel`]. Parsing never fails: error
+//! regions are counted, modelled as `Unknown` statements, and the functions containing them
+//! are marked `has_errors`.
+//!
+//! Architecture invariant: nothing here recurses without a depth cap, so any input can be
+//! converted on a small (2 MiB) thread stack.
 
+mod convert;
+mod dump;
 pub mod model;
+mod tables;
 
+use std::collections::HashSet;
+
+use tree_sitter::{Node, Parser, Tree};
+
+pub use convert::{char_value, parse_c_int};
+pub use dump::{dump_model, dump_tree};
 pub use model::*;
+pub use tables::{
+    ASYNC_METHODS_FIELDS, BUFFER_PROCS_FIELDS, MAPPING_METHODS_FIELDS, MODULE_DEF_FIELDS,
+    NUMBER_METHODS_FIELDS, SEQUENCE_METHODS_FIELDS, TYPE_OBJECT_FIELDS,
+};
+
+use convert::Converter;
+use tables::{StructInfo, Tables, struct_info};
+
+pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
+    let mut parser = Parser::new();
+    parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
+    parser.parse(text, None)
+}
+
+/// Parses source-prepped C text into the typed model.
+pub fn parse(prepared_text: &str) -> FileModel {
+    let mut model = FileModel::default();
+    let Some(tree) = parse_tree(prepared_text) else {
+        model.skipped_functions.push(SkippedFunction {
+            name: None,
+            span: Span::new(0, prepared_text.len()),
+            reason: "the parser gave no tree".to_string(),
+        });
+        return model;
+    };
+    let mut conv = Converter::new(prepared_text);
+    let mut registrations = Vec::new();
+    let mut structs: Vec<StructInfo> = Vec::new();
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    let mut typedef_structs: HashSet<usize> = HashSet::new();
+
+    // Iterative depth-first walk in document order.
+    let mut stack: Vec<Node> = vec![tree.root_node()];
+    let mut cursor = tree.walk();
+    while let Some(node) = stack.pop() {
+        if node.is_error() || node.is_missing() {
+            model.error_regions += 1;
+        }
+        match node.kind() {
+            "function_definition" => match conv.function(node) {
+                Ok(f) => {
+                    if f.name.starts_with("PyInit_") {
+                        registrations.push(Registration {
+                            function: f.name.clone(),
+                            kind: RegistrationKind::ModuleInit,
+                            span: f.name_span,
+                        });
+                    }
+                    model.functions.push(f);
+                }
+                Err(skipped) => model.skipped_functions.push(skipped),
+            },
+            "declaration" => {
+                let mut tables = Tables {
+                    conv: &mut conv,
+                    out: Vec::new(),
+                };
+                tables.declaration(node);
+                registrations.append(&mut tables.out);
+            }
+            "type_definition" => {
+                let mut cursor = node.walk();
+                let names: Vec<String> = node
+                    .children_by_field_name("declarator", &mut cursor)
+                    .filter_map(|d| {
+                        let (name, _, pointers, _) = conv.declarator_info(d);
+                        name.filter(|_| pointers == 0)
+                    })
+                    .collect();
+                if let Some(ty) = node.child_by_field_name("type") {
+                    if ty.kind() == "struct_specifier" && ty.child_by_field_name("body").is_some() {
+                        if let Some(mut info) = struct_info(&conv, ty) {
+                            info.names.extend(names);
+                            structs.push(info);
+                            typedef_structs.insert(ty.id());
+                        }
+                    } else {
+                        let target = conv.type_base(ty);
+                        aliases.extend(names.into_iter().map(|n| (n, target.clone())));
+                    }
+                }
+            }
+            "struct_specifier" if !typedef_structs.contains(&node.id()) => {
+                if let Some(info) = struct_info(&conv, node) {
+                    structs.push(info);
+                }
+            }
+            _ => {}
+        }
+        let first = stack.len();
+        stack.extend(node.children(&mut cursor));
+        stack[first..].reverse();
+    }
+    model.registrations = registrations;
+    model.object_types = tables::object_types(&structs, &aliases);
+    model
+}

@@ -1,0 +1,723 @@
+//! Conversion of tree-sitter's concrete syntax tree into the typed model.
+//!
+//! Every recursive step goes through [`Converter::enter`], which caps the nesting depth:
+//! deeper subtrees become `Unknown` nodes and mark the function as having errors, so a
+//! pathological input cannot overflow a small thread stack.
+
+use tree_sitter::Node;
+
+use crate::model::*;
+
+/// Maximum nesting of statements and expressions converted recursively. Real extension code
+/// stays far below this; a 2 MiB worker stack comfortably holds this many frames.
+pub(crate) const MAX_DEPTH: u32 = 256;
+
+pub(crate) fn span_of(node: Node) -> Span {
+    Span::new(node.start_byte(), node.end_byte())
+}
+
+pub(crate) fn text_of<'a>(node: Node, src: &'a str) -> &'a str {
+    src.get(node.start_byte()..node.end_byte()).unwrap_or("")
+}
+
+/// Named children of a node, skipping comments.
+pub(crate) fn named_children(node: Node) -> Vec<Node> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor)
+        .filter(|c| c.kind() != "comment")
+        .collect()
+}
+
+pub(crate) struct Converter<'a> {
+    pub(crate) src: &'a str,
+    depth: u32,
+    /// Set when a subtree was replaced by `Unknown` because of the depth cap.
+    pub(crate) truncated: bool,
+}
+
+impl<'a> Converter<'a> {
+    pub(crate) fn new(src: &'a str) -> Self {
+        Converter {
+            src,
+            depth: 0,
+            truncated: false,
+        }
+    }
+
+    fn text(&self, node: Node) -> &'a str {
+        text_of(node, self.src)
+    }
+
+    // ----- functions -----
+
+    pub(crate) fn function(&mut self, node: Node) -> Result<Function, SkippedFunction> {
+        let skip = |name: Option<String>, reason: &str| SkippedFunction {
+            name,
+            span: span_of(node),
+            reason: reason.to_string(),
+        };
+        let Some(declarator) = node.child_by_field_name("declarator") else {
+            return Err(skip(None, "function definition without a declarator"));
+        };
+        let base = node
+            .child_by_field_name("type")
+            .map(|t| self.type_base(t))
+            .unwrap_or_default();
+        let is_static = has_storage(node, "static", self.src);
+
+        // Walk the declarator chain down to the function declarator.
+        let mut pointers = 0u8;
+        let mut cur = declarator;
+        let mut func_decl = None;
+        for _ in 0..64 {
+            match cur.kind() {
+                "pointer_declarator" => {
+                    pointers = pointers.saturating_add(1);
+                }
+                "function_declarator" => {
+                    func_decl = Some(cur);
+                    break;
+                }
+                "parenthesized_declarator" | "attributed_declarator" => {}
+                _ => break,
+            }
+            match cur
+                .child_by_field_name("declarator")
+                .or_else(|| first_named(cur))
+            {
+                Some(next) => cur = next,
+                None => break,
+            }
+        }
+        let Some(func_decl) = func_decl else {
+            return Err(skip(None, "no function declarator found"));
+        };
+        let name_node = func_decl.child_by_field_name("declarator");
+        let Some(name_node) = name_node.filter(|n| n.kind() == "identifier") else {
+            return Err(skip(
+                None,
+                "function name is not a plain identifier (function returning a function pointer?)",
+            ));
+        };
+        let name = self.text(name_node).to_string();
+        let params = func_decl
+            .child_by_field_name("parameters")
+            .map(|p| self.params(p))
+            .unwrap_or_default();
+        let Some(body_node) = node.child_by_field_name("body") else {
+            return Err(skip(Some(name), "function definition without a body"));
+        };
+        self.truncated = false;
+        self.depth = 0;
+        let body = self.block_items(body_node);
+        Ok(Function {
+            name,
+            name_span: span_of(name_node),
+            span: span_of(node),
+            is_static,
+            return_type: CType {
+                base,
+                pointers,
+                array: false,
+            },
+            params,
+            body,
+            has_errors: node.has_error() || self.truncated,
+        })
+    }
+
+    fn params(&mut self, list: Node) -> Vec<Param> {
+        let mut out = Vec::new();
+        for p in named_children(list) {
+            if p.kind() != "parameter_declaration" {
+                continue; // `...`, comments, error nodes
+            }
+            let base = p
+                .child_by_field_name("type")
+                .map(|t| self.type_base(t))
+                .unwrap_or_default();
+            let declarator = p.child_by_field_name("declarator");
+            let (name, _, pointers, array) = match declarator {
+                Some(d) => self.declarator_info(d),
+                None => (None, None, 0, false),
+            };
+            out.push(Param {
+                name,
+                ty: CType {
+                    base,
+                    pointers,
+                    array,
+                },
+                span: span_of(p),
+            });
+        }
+        // `(void)` declares no parameters.
+        if out.len() == 1 && out[0].name.is_none() && out[0].ty.base == "void" {
+            let ty = &out[0].ty;
+            if ty.pointers == 0 && !ty.array {
+                out.clear();
+            }
+        }
+        out
+    }
+
+    /// The base name of a type specifier node: `PyObject`, `int`, `unsigned long`, the tag
+    /// of a `struct`/`union`/`enum`.
+    pub(crate) fn type_base(&self, node: Node) -> String {
+        match node.kind() {
+            "struct_specifier" | "union_specifier" | "enum_specifier" => node
+                .child_by_field_name("name")
+                .map(|n| self.text(n).to_string())
+                .unwrap_or_else(|| node.kind().trim_end_matches("_specifier").to_string()),
+            "macro_type_specifier" => node
+                .child_by_field_name("name")
+                .map(|n| self.text(n).to_string())
+                .unwrap_or_default(),
+            _ => self
+                .text(node)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+
+    /// Name, name node, pointer depth and array-ness of a (possibly abstract) declarator.
+    pub(crate) fn declarator_info(
+        &self,
+        node: Node<'a>,
+    ) -> (Option<String>, Option<Node<'a>>, u8, bool) {
+        let mut pointers = 0u8;
+        let mut array = false;
+        let mut cur = node;
+        for _ in 0..64 {
+            match cur.kind() {
+                "identifier" | "field_identifier" | "type_identifier" => {
+                    return (Some(self.text(cur).to_string()), Some(cur), pointers, array);
+                }
+                "pointer_declarator" | "abstract_pointer_declarator" => {
+                    pointers = pointers.saturating_add(1)
+                }
+                "array_declarator" | "abstract_array_declarator" => array = true,
+                "function_declarator" | "abstract_function_declarator" => {
+                    // A function pointer `(*cb)(...)`: the pointer is counted inside.
+                }
+                "init_declarator"
+                | "parenthesized_declarator"
+                | "abstract_parenthesized_declarator"
+                | "attributed_declarator" => {}
+                _ => break,
+            }
+            match cur
+                .child_by_field_name("declarator")
+                .or_else(|| first_named(cur))
+            {
+                Some(next) => cur = next,
+                None => break,
+            }
+        }
+        (None, None, pointers, array)
+    }
+
+    pub(crate) fn type_descriptor(&self, node: Node<'a>) -> CType {
+        let base = node
+            .child_by_field_name("type")
+            .map(|t| self.type_base(t))
+            .unwrap_or_default();
+        let (_, _, pointers, array) = match node.child_by_field_name("declarator") {
+            Some(d) => self.declarator_info(d),
+            None => (None, None, 0, false),
+        };
+        CType {
+            base,
+            pointers,
+            array,
+        }
+    }
+
+    // ----- statements -----
+
+    fn block_items(&mut self, node: Node) -> Vec<Stmt> {
+        named_children(node)
+            .into_iter()
+            .map(|c| self.stmt(c))
+            .collect()
+    }
+
+    fn boxed_stmt(&mut self, node: Option<Node>, parent: Node) -> Box<Stmt> {
+        Box::new(match node {
+            Some(n) => self.stmt(n),
+            None => Stmt {
+                kind: StmtKind::Unknown,
+                span: span_of(parent),
+            },
+        })
+    }
+
+    fn opt_expr(&mut self, node: Option<Node>) -> Option<Expr> {
+        node.map(|n| self.expr(n))
+    }
+
+    fn field_expr(&mut self, node: Node, field: &str) -> Expr {
+        match node.child_by_field_name(field) {
+            Some(n) => self.expr(n),
+            None => Expr {
+                kind: ExprKind::Unknown,
+                span: span_of(node),
+            },
+        }
+    }
+
+    pub(crate) fn stmt(&mut self, node: Node) -> Stmt {
+        let span = span_of(node);
+        if self.depth >= MAX_DEPTH {
+            self.truncated = true;
+            return Stmt {
+                kind: StmtKind::Unknown,
+                span,
+            };
+        }
+        self.depth += 1;
+        let kind = self.stmt_kind(node);
+        self.depth -= 1;
+        Stmt { kind, span }
+    }
+
+    fn stmt_kind(&mut self, node: Node) -> StmtKind {
+        match node.kind() {
+            "compound_statement" => StmtKind::Block(self.block_items(node)),
+            "expression_statement" => match named_children(node).first() {
+                Some(e) if e.is_error() => StmtKind::Unknown,
+                Some(e) => StmtKind::Expr(self.expr(*e)),
+                None => StmtKind::Empty,
+            },
+            "declaration" => StmtKind::Decl(self.declaration(node)),
+            "if_statement" => {
+                let cond = self.field_expr(node, "condition");
+                let then = self.boxed_stmt(node.child_by_field_name("consequence"), node);
+                let els = node.child_by_field_name("alternative").map(|e| {
+                    let inner = if e.kind() == "else_clause" {
+                        first_named(e)
+                    } else {
+                        Some(e)
+                    };
+                    self.boxed_stmt(inner, e)
+                });
+                StmtKind::If { cond, then, els }
+            }
+            "while_statement" => StmtKind::While {
+                cond: self.field_expr(node, "condition"),
+                body: self.boxed_stmt(node.child_by_field_name("body"), node),
+            },
+            "do_statement" => StmtKind::DoWhile {
+                body: self.boxed_stmt(node.child_by_field_name("body"), node),
+                cond: self.field_expr(node, "condition"),
+            },
+            "for_statement" => {
+                let init = node.child_by_field_name("initializer").map(|i| {
+                    Box::new(if i.kind() == "declaration" {
+                        Stmt {
+                            kind: StmtKind::Decl(self.declaration(i)),
+                            span: span_of(i),
+                        }
+                    } else {
+                        Stmt {
+                            kind: StmtKind::Expr(self.expr(i)),
+                            span: span_of(i),
+                        }
+                    })
+                });
+                let cond = self.opt_expr(node.child_by_field_name("condition"));
+                let update = self.opt_expr(node.child_by_field_name("update"));
+                let body = self.boxed_stmt(node.child_by_field_name("body"), node);
+                StmtKind::For {
+                    init,
+                    cond,
+                    update,
+                    body,
+                }
+            }
+            "switch_statement" => StmtKind::Switch {
+                cond: self.field_expr(node, "condition"),
+                body: self.boxed_stmt(node.child_by_field_name("body"), node),
+            },
+            "case_statement" => {
+                let value_node = node.child_by_field_name("value");
+                let value = self.opt_expr(value_node);
+                let body = named_children(node)
+                    .into_iter()
+                    .filter(|c| Some(*c) != value_node)
+                    .map(|c| self.stmt(c))
+                    .collect();
+                StmtKind::Case { value, body }
+            }
+            "break_statement" => StmtKind::Break,
+            "continue_statement" => StmtKind::Continue,
+            "return_statement" => {
+                StmtKind::Return(named_children(node).first().map(|e| self.expr(*e)))
+            }
+            "goto_statement" => match node.child_by_field_name("label") {
+                Some(l) => StmtKind::Goto(self.text(l).to_string()),
+                None => StmtKind::Unknown,
+            },
+            "labeled_statement" => {
+                let label_node = node.child_by_field_name("label");
+                let label = label_node
+                    .map(|l| self.text(l).to_string())
+                    .unwrap_or_default();
+                let inner = named_children(node)
+                    .into_iter()
+                    .find(|c| Some(*c) != label_node);
+                StmtKind::Labeled {
+                    label,
+                    stmt: match inner {
+                        Some(s) => Box::new(self.stmt(s)),
+                        None => Box::new(Stmt {
+                            kind: StmtKind::Empty,
+                            span: Span::new(node.end_byte(), node.end_byte()),
+                        }),
+                    },
+                }
+            }
+            "attributed_statement" => match named_children(node)
+                .into_iter()
+                .find(|c| c.kind() != "attribute_declaration")
+            {
+                Some(s) => self.stmt_kind(s),
+                None => StmtKind::Empty,
+            },
+            "type_definition" | "struct_specifier" | "union_specifier" | "enum_specifier" => {
+                StmtKind::Empty
+            }
+            ";" => StmtKind::Empty,
+            _ => StmtKind::Unknown,
+        }
+    }
+
+    /// `PyObject *a = NULL, *b;` → one `Decl` per declarator.
+    pub(crate) fn declaration(&mut self, node: Node) -> Vec<Decl> {
+        let base = node
+            .child_by_field_name("type")
+            .map(|t| self.type_base(t))
+            .unwrap_or_default();
+        let is_static = has_storage(node, "static", self.src);
+        let mut out = Vec::new();
+        let mut cursor = node.walk();
+        let declarators: Vec<Node> = node
+            .children_by_field_name("declarator", &mut cursor)
+            .collect();
+        for d in declarators {
+            let (name, _, pointers, array) = self.declarator_info(d);
+            let Some(name) = name else { continue };
+            let init = if d.kind() == "init_declarator" {
+                d.child_by_field_name("value").map(|v| self.expr(v))
+            } else {
+                None
+            };
+            out.push(Decl {
+                name,
+                ty: CType {
+                    base: base.clone(),
+                    pointers,
+                    array,
+                },
+                is_static,
+                init,
+                span: span_of(d),
+            });
+        }
+        out
+    }
+
+    // ----- expressions -----
+
+    pub(crate) fn expr(&mut self, node: Node) -> Expr {
+        // Parentheses are removed iteratively, so `((((x))))` costs no stack.
+        let mut node = node;
+        while node.kind() == "parenthesized_expression" {
+            match named_children(node).as_slice() {
+                [inner] => node = *inner,
+                _ => break,
+            }
+        }
+        let span = span_of(node);
+        if self.depth >= MAX_DEPTH {
+            self.truncated = true;
+            return Expr {
+                kind: ExprKind::Unknown,
+                span,
+            };
+        }
+        self.depth += 1;
+        let kind = self.expr_kind(node);
+        self.depth -= 1;
+        Expr { kind, span }
+    }
+
+    fn boxed(&mut self, node: Node, field: &str) -> Box<Expr> {
+        Box::new(self.field_expr(node, field))
+    }
+
+    fn expr_kind(&mut self, node: Node) -> ExprKind {
+        match node.kind() {
+            "identifier" => match self.text(node) {
+                "NULL" | "nullptr" => ExprKind::Null,
+                name => ExprKind::Ident(name.to_string()),
+            },
+            "null" => ExprKind::Null,
+            "true" => ExprKind::Int(1),
+            "false" => ExprKind::Int(0),
+            "number_literal" => match parse_c_int(self.text(node)) {
+                Some(v) => ExprKind::Int(v),
+                None => ExprKind::Float,
+            },
+            "char_literal" => ExprKind::Int(char_value(self.text(node)).unwrap_or(0)),
+            "string_literal" | "concatenated_string" | "raw_string_literal" => ExprKind::Str,
+            "call_expression" => {
+                let callee = self.boxed(node, "function");
+                let args = match node.child_by_field_name("arguments") {
+                    Some(a) => named_children(a)
+                        .into_iter()
+                        .map(|c| self.expr(c))
+                        .collect(),
+                    None => Vec::new(),
+                };
+                ExprKind::Call { callee, args }
+            }
+            "assignment_expression" => {
+                let op = node
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o))
+                    .unwrap_or("=");
+                let op = if op == "=" {
+                    None
+                } else {
+                    binop(op.trim_end_matches('='))
+                };
+                ExprKind::Assign {
+                    op,
+                    lhs: self.boxed(node, "left"),
+                    rhs: self.boxed(node, "right"),
+                }
+            }
+            "binary_expression" => {
+                let op = node
+                    .child_by_field_name("operator")
+                    .and_then(|o| binop(self.text(o)));
+                match op {
+                    Some(op) => ExprKind::Binary {
+                        op,
+                        lhs: self.boxed(node, "left"),
+                        rhs: self.boxed(node, "right"),
+                    },
+                    None => ExprKind::Unknown,
+                }
+            }
+            "unary_expression" | "pointer_expression" => {
+                let op = match node.child_by_field_name("operator").map(|o| self.text(o)) {
+                    Some("!") => UnOp::Not,
+                    Some("-") => UnOp::Neg,
+                    Some("+") => UnOp::Plus,
+                    Some("~") => UnOp::BitNot,
+                    Some("*") => UnOp::Deref,
+                    Some("&") => UnOp::AddrOf,
+                    _ => return ExprKind::Unknown,
+                };
+                ExprKind::Unary {
+                    op,
+                    operand: self.boxed(node, "argument"),
+                }
+            }
+            "update_expression" => {
+                let op_node = node.child_by_field_name("operator");
+                let arg = node.child_by_field_name("argument");
+                let prefix = match (op_node, arg) {
+                    (Some(o), Some(a)) => o.start_byte() < a.start_byte(),
+                    _ => return ExprKind::Unknown,
+                };
+                let inc = op_node.map(|o| self.text(o)) == Some("++");
+                let op = match (prefix, inc) {
+                    (true, true) => UnOp::PreInc,
+                    (true, false) => UnOp::PreDec,
+                    (false, true) => UnOp::PostInc,
+                    (false, false) => UnOp::PostDec,
+                };
+                ExprKind::Unary {
+                    op,
+                    operand: self.boxed(node, "argument"),
+                }
+            }
+            "field_expression" => {
+                let arrow = node
+                    .child_by_field_name("operator")
+                    .map(|o| self.text(o) == "->")
+                    .unwrap_or(false);
+                let field = node
+                    .child_by_field_name("field")
+                    .map(|f| self.text(f).to_string())
+                    .unwrap_or_default();
+                ExprKind::Member {
+                    base: self.boxed(node, "argument"),
+                    field,
+                    arrow,
+                }
+            }
+            "subscript_expression" => ExprKind::Index {
+                base: self.boxed(node, "argument"),
+                index: self.boxed(node, "index"),
+            },
+            "cast_expression" => {
+                let ty = node
+                    .child_by_field_name("type")
+                    .map(|t| self.type_descriptor(t))
+                    .unwrap_or_default();
+                let expr = self.boxed(node, "value");
+                // `((void *)0)` is how NULL is spelled in some code.
+                if ty.base == "void" && ty.pointers == 1 && matches!(expr.kind, ExprKind::Int(0)) {
+                    return ExprKind::Null;
+                }
+                ExprKind::Cast { ty, expr }
+            }
+            "conditional_expression" => {
+                let cond = self.boxed(node, "condition");
+                let then = match node.child_by_field_name("consequence") {
+                    Some(c) => Box::new(self.expr(c)),
+                    None => cond.clone(), // GNU `a ?: b`
+                };
+                ExprKind::Cond {
+                    cond,
+                    then,
+                    els: self.boxed(node, "alternative"),
+                }
+            }
+            "comma_expression" => {
+                // Right-nested: flatten iteratively.
+                let mut items = Vec::new();
+                let mut cur = node;
+                loop {
+                    if let Some(l) = cur.child_by_field_name("left") {
+                        items.push(self.expr(l));
+                    }
+                    match cur.child_by_field_name("right") {
+                        Some(r) if r.kind() == "comma_expression" => cur = r,
+                        Some(r) => {
+                            items.push(self.expr(r));
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                ExprKind::Comma(items)
+            }
+            "sizeof_expression" | "alignof_expression" | "offsetof_expression" => ExprKind::SizeOf,
+            "initializer_list" => ExprKind::InitList(self.init_items(node)),
+            "compound_literal_expression" => match node.child_by_field_name("value") {
+                Some(v) => ExprKind::InitList(self.init_items(v)),
+                None => ExprKind::InitList(Vec::new()),
+            },
+            _ => ExprKind::Unknown,
+        }
+    }
+
+    fn init_items(&mut self, list: Node) -> Vec<Expr> {
+        named_children(list)
+            .into_iter()
+            .map(|c| {
+                if c.kind() == "initializer_pair" {
+                    self.field_expr(c, "value")
+                } else {
+                    self.expr(c)
+                }
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn first_named(node: Node) -> Option<Node> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor)
+        .find(|c| c.kind() != "comment")
+}
+
+pub(crate) fn has_storage(node: Node, word: &str, src: &str) -> bool {
+    let mut cursor = node.walk();
+    node.children(&mut cursor)
+        .any(|c| c.kind() == "storage_class_specifier" && text_of(c, src) == word)
+}
+
+fn binop(op: &str) -> Option<BinOp> {
+    Some(match op {
+        "+" => BinOp::Add,
+        "-" => BinOp::Sub,
+        "*" => BinOp::Mul,
+        "/" => BinOp::Div,
+        "%" => BinOp::Rem,
+        "<<" => BinOp::Shl,
+        ">>" => BinOp::Shr,
+        "&" => BinOp::BitAnd,
+        "|" => BinOp::BitOr,
+        "^" => BinOp::BitXor,
+        "&&" => BinOp::And,
+        "||" => BinOp::Or,
+        "==" => BinOp::Eq,
+        "!=" => BinOp::Ne,
+        "<" => BinOp::Lt,
+        "<=" => BinOp::Le,
+        ">" => BinOp::Gt,
+        ">=" => BinOp::Ge,
+        _ => return None,
+    })
+}
+
+/// Value of a C integer literal (decimal, hex, octal, binary, with `u`/`l` suffixes).
+pub fn parse_c_int(text: &str) -> Option<i64> {
+    let t = text.replace('\'', "");
+    let t = t.trim_end_matches(['u', 'U', 'l', 'L']);
+    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (h, 16)
+    } else if let Some(b) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
+        (b, 2)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok().map(|v| v as i64)
+}
+
+/// Value of a simple C character literal (`'a'`, `'\n'`, `'\x41'`, `'\0'`).
+pub fn char_value(text: &str) -> Option<i64> {
+    let inner = text
+        .trim_start_matches(['L', 'u', 'U', '8'])
+        .strip_prefix('\'')?
+        .strip_suffix('\'')?;
+    let mut chars = inner.chars();
+    let c = chars.next()?;
+    if c != '\\' {
+        return if chars.next().is_none() {
+            Some(c as i64)
+        } else {
+            None
+        };
+    }
+    let rest: String = chars.collect();
+    Some(match rest.as_str() {
+        "n" => 10,
+        "t" => 9,
+        "r" => 13,
+        "0" => 0,
+        "\\" => 92,
+        "'" => 39,
+        "\"" => 34,
+        "a" => 7,
+        "b" => 8,
+        "f" => 12,
+        "v" => 11,
+        "?" => 63,
+        r if r.starts_with('x') => i64::from_str_radix(&r[1..], 16).ok()?,
+        r if r.chars().all(|c| c.is_digit(8)) => i64::from_str_radix(r, 8).ok()?,
+        _ => return None,
+    })
+}

@@ -1,0 +1,449 @@
+//! Registration tables (method tables, type slots, getset tables) and object struct
+//! detection. The field orders are data: CPython's struct layouts.
+
+use std::collections::HashSet;
+
+use tree_sitter::Node;
+
+use crate::convert::{Converter, named_children, text_of};
+use crate::model::*;
+
+/// `PyTypeObject` fields in declaration order (CPython 3.8+). Element 0 is `ob_base`.
+pub const TYPE_OBJECT_FIELDS: &[&str] = &[
+    "ob_base",
+    "tp_name",
+    "tp_basicsize",
+    "tp_itemsize",
+    "tp_dealloc",
+    "tp_vectorcall_offset",
+    "tp_getattr",
+    "tp_setattr",
+    "tp_as_async",
+    "tp_repr",
+    "tp_as_number",
+    "tp_as_sequence",
+    "tp_as_mapping",
+    "tp_hash",
+    "tp_call",
+    "tp_str",
+    "tp_getattro",
+    "tp_setattro",
+    "tp_as_buffer",
+    "tp_flags",
+    "tp_doc",
+    "tp_traverse",
+    "tp_clear",
+    "tp_richcompare",
+    "tp_weaklistoffset",
+    "tp_iter",
+    "tp_iternext",
+    "tp_methods",
+    "tp_members",
+    "tp_getset",
+    "tp_base",
+    "tp_dict",
+    "tp_descr_get",
+    "tp_descr_set",
+    "tp_dictoffset",
+    "tp_init",
+    "tp_alloc",
+    "tp_new",
+    "tp_free",
+    "tp_is_gc",
+    "tp_bases",
+    "tp_mro",
+    "tp_cache",
+    "tp_subclasses",
+    "tp_weaklist",
+    "tp_del",
+    "tp_version_tag",
+    "tp_finalize",
+    "tp_vectorcall",
+];
+
+pub const NUMBER_METHODS_FIELDS: &[&str] = &[
+    "nb_add",
+    "nb_subtract",
+    "nb_multiply",
+    "nb_remainder",
+    "nb_divmod",
+    "nb_power",
+    "nb_negative",
+    "nb_positive",
+    "nb_absolute",
+    "nb_bool",
+    "nb_invert",
+    "nb_lshift",
+    "nb_rshift",
+    "nb_and",
+    "nb_xor",
+    "nb_or",
+    "nb_int",
+    "nb_reserved",
+    "nb_float",
+    "nb_inplace_add",
+    "nb_inplace_subtract",
+    "nb_inplace_multiply",
+    "nb_inplace_remainder",
+    "nb_inplace_power",
+    "nb_inplace_lshift",
+    "nb_inplace_rshift",
+    "nb_inplace_and",
+    "nb_inplace_xor",
+    "nb_inplace_or",
+    "nb_floor_divide",
+    "nb_true_divide",
+    "nb_inplace_floor_divide",
+    "nb_inplace_true_divide",
+    "nb_index",
+    "nb_matrix_multiply",
+    "nb_inplace_matrix_multiply",
+];
+
+pub const SEQUENCE_METHODS_FIELDS: &[&str] = &[
+    "sq_length",
+    "sq_concat",
+    "sq_repeat",
+    "sq_item",
+    "was_sq_slice",
+    "sq_ass_item",
+    "was_sq_ass_slice",
+    "sq_contains",
+    "sq_inplace_concat",
+    "sq_inplace_repeat",
+];
+
+pub const MAPPING_METHODS_FIELDS: &[&str] = &["mp_length", "mp_subscript", "mp_ass_subscript"];
+
+pub const ASYNC_METHODS_FIELDS: &[&str] = &["am_await", "am_aiter", "am_anext", "am_send"];
+
+pub const BUFFER_PROCS_FIELDS: &[&str] = &["bf_getbuffer", "bf_releasebuffer"];
+
+pub const MODULE_DEF_FIELDS: &[&str] = &[
+    "m_base",
+    "m_name",
+    "m_doc",
+    "m_size",
+    "m_methods",
+    "m_slots",
+    "m_traverse",
+    "m_clear",
+    "m_free",
+];
+
+/// Slots whose value is data, not a function Python calls.
+const DATA_SLOTS: &[&str] = &[
+    "ob_base",
+    "tp_name",
+    "tp_basicsize",
+    "tp_itemsize",
+    "tp_vectorcall_offset",
+    "tp_as_async",
+    "tp_as_number",
+    "tp_as_sequence",
+    "tp_as_mapping",
+    "tp_as_buffer",
+    "tp_flags",
+    "tp_doc",
+    "tp_weaklistoffset",
+    "tp_methods",
+    "tp_members",
+    "tp_getset",
+    "tp_base",
+    "tp_dict",
+    "tp_dictoffset",
+    "tp_bases",
+    "tp_mro",
+    "tp_cache",
+    "tp_subclasses",
+    "tp_weaklist",
+    "tp_version_tag",
+    "tp_token",
+    "nb_reserved",
+    "was_sq_slice",
+    "was_sq_ass_slice",
+    "m_base",
+    "m_name",
+    "m_doc",
+    "m_size",
+    "m_methods",
+    "m_slots",
+];
+
+/// The function a table entry names: an identifier after casts, `&` and
+/// `_PyCFunction_CAST(...)`-style wrappers.
+fn entry_function(expr: &Expr) -> Option<&str> {
+    let mut e = expr.strip_casts();
+    for _ in 0..8 {
+        match &e.kind {
+            ExprKind::Ident(name) => return Some(name),
+            ExprKind::Unary {
+                op: UnOp::AddrOf,
+                operand,
+            } => e = operand.strip_casts(),
+            ExprKind::Call { callee, args }
+                if args.len() == 1
+                    && callee
+                        .as_ident()
+                        .is_some_and(|c| c.ends_with("_CAST") || c.ends_with("_Cast")) =>
+            {
+                e = args[0].strip_casts()
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// One element of an initialiser list: its designator (if any) and value node.
+struct Elem<'a> {
+    designator: Option<String>,
+    value: Node<'a>,
+}
+
+fn elements<'a>(list: Node<'a>, src: &str) -> Vec<Elem<'a>> {
+    named_children(list)
+        .into_iter()
+        .filter_map(|c| {
+            if c.kind() == "initializer_pair" {
+                let designator = c
+                    .child_by_field_name("designator")
+                    .map(|d| text_of(d, src).trim_start_matches('.').trim().to_string());
+                let value = c.child_by_field_name("value")?;
+                Some(Elem { designator, value })
+            } else if c.is_error() {
+                None
+            } else {
+                Some(Elem {
+                    designator: None,
+                    value: c,
+                })
+            }
+        })
+        .collect()
+}
+
+pub(crate) struct Tables<'a, 'c> {
+    pub(crate) conv: &'c mut Converter<'a>,
+    pub(crate) out: Vec<Registration>,
+}
+
+impl<'a> Tables<'a, '_> {
+    /// Looks at one declaration with an initialiser and records its registrations.
+    pub(crate) fn declaration(&mut self, decl: Node<'a>) {
+        let Some(ty) = decl.child_by_field_name("type") else {
+            return;
+        };
+        let ty = self.conv.type_base(ty);
+        let mut cursor = decl.walk();
+        let inits: Vec<Node> = decl
+            .children_by_field_name("declarator", &mut cursor)
+            .filter(|d| d.kind() == "init_declarator")
+            .filter_map(|d| d.child_by_field_name("value"))
+            .filter(|v| v.kind() == "initializer_list")
+            .collect();
+        for list in inits {
+            match ty.as_str() {
+                "PyMethodDef" => self.array(list, |t, e| t.method_entry(e)),
+                "PyGetSetDef" => self.array(list, |t, e| t.getset_entry(e)),
+                "PyType_Slot" | "PyModuleDef_Slot" => self.array(list, |t, e| t.slot_entry(e)),
+                "PyTypeObject" => self.struct_slots(list, TYPE_OBJECT_FIELDS),
+                "PyNumberMethods" => self.struct_slots(list, NUMBER_METHODS_FIELDS),
+                "PySequenceMethods" => self.struct_slots(list, SEQUENCE_METHODS_FIELDS),
+                "PyMappingMethods" => self.struct_slots(list, MAPPING_METHODS_FIELDS),
+                "PyAsyncMethods" => self.struct_slots(list, ASYNC_METHODS_FIELDS),
+                "PyBufferProcs" => self.struct_slots(list, BUFFER_PROCS_FIELDS),
+                "PyModuleDef" => self.struct_slots(list, MODULE_DEF_FIELDS),
+                _ => {}
+            }
+        }
+    }
+
+    fn array(&mut self, list: Node<'a>, mut entry: impl FnMut(&mut Self, Node<'a>)) {
+        for elem in elements(list, self.conv.src) {
+            if elem.value.kind() == "initializer_list" {
+                entry(self, elem.value);
+            }
+        }
+    }
+
+    fn value(&mut self, node: Node<'a>) -> Expr {
+        self.conv.expr(node)
+    }
+
+    fn push(&mut self, expr: &Expr, kind: RegistrationKind) {
+        if let Some(f) = entry_function(expr) {
+            self.out.push(Registration {
+                function: f.to_string(),
+                kind,
+                span: expr.span,
+            });
+        }
+    }
+
+    /// Named fields of a struct-like entry: designated or positional by `order`.
+    fn fields(&self, list: Node<'a>, order: &[&str]) -> Vec<(String, Node<'a>)> {
+        let mut out = Vec::new();
+        let mut index = 0usize;
+        let mut pending_ob_size = false;
+        for elem in elements(list, self.conv.src) {
+            let name = match &elem.designator {
+                Some(d) => {
+                    if let Some(i) = order.iter().position(|f| f == d) {
+                        index = i;
+                    }
+                    d.clone()
+                }
+                None if pending_ob_size => {
+                    pending_ob_size = false;
+                    continue;
+                }
+                None => match order.get(index) {
+                    Some(n) => n.to_string(),
+                    None => break,
+                },
+            };
+            // `PyObject_HEAD_INIT(type)` (source prep writes it as `{}`) does not
+            // initialise `ob_size`: the next positional element does.
+            pending_ob_size = name == "ob_base"
+                && elem.value.kind() == "initializer_list"
+                && named_children(elem.value).is_empty();
+            out.push((name, elem.value));
+            index += 1;
+        }
+        out
+    }
+
+    fn struct_slots(&mut self, list: Node<'a>, order: &[&str]) {
+        for (name, value) in self.fields(list, order) {
+            if DATA_SLOTS.contains(&name.as_str()) {
+                continue;
+            }
+            let expr = self.value(value);
+            self.push(&expr, RegistrationKind::Slot { slot: name });
+        }
+    }
+
+    fn method_entry(&mut self, entry: Node<'a>) {
+        let fields = self.fields(entry, &["ml_name", "ml_meth", "ml_flags", "ml_doc"]);
+        let mut meth = None;
+        let mut flags = String::new();
+        for (name, value) in fields {
+            match name.as_str() {
+                "ml_meth" => meth = Some(self.value(value)),
+                "ml_flags" => {
+                    flags = text_of(value, self.conv.src)
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+                _ => {}
+            }
+        }
+        if let Some(meth) = meth {
+            self.push(&meth, RegistrationKind::Method { flags });
+        }
+    }
+
+    fn getset_entry(&mut self, entry: Node<'a>) {
+        for (name, value) in self.fields(entry, &["name", "get", "set", "doc", "closure"]) {
+            let kind = match name.as_str() {
+                "get" => RegistrationKind::Getter,
+                "set" => RegistrationKind::Setter,
+                _ => continue,
+            };
+            let expr = self.value(value);
+            self.push(&expr, kind);
+        }
+    }
+
+    fn slot_entry(&mut self, entry: Node<'a>) {
+        let fields = self.fields(entry, &["slot", "pfunc"]);
+        let mut slot = None;
+        let mut func = None;
+        for (name, value) in fields {
+            match name.as_str() {
+                "slot" => slot = Some(text_of(value, self.conv.src).trim().to_string()),
+                "pfunc" | "value" => func = Some(self.value(value)),
+                _ => {}
+            }
+        }
+        let (Some(slot), Some(func)) = (slot, func) else {
+            return;
+        };
+        let Some(slot) = slot.strip_prefix("Py_") else {
+            return;
+        };
+        if DATA_SLOTS.contains(&slot) {
+            return;
+        }
+        self.push(
+            &func,
+            RegistrationKind::Slot {
+                slot: slot.to_string(),
+            },
+        );
+    }
+}
+
+/// One struct definition seen in the file, for object-type detection.
+pub(crate) struct StructInfo {
+    /// Tag and typedef names.
+    pub(crate) names: Vec<String>,
+    /// Type of the first member, when it is not a pointer.
+    pub(crate) first_member: Option<String>,
+}
+
+/// Reads a `struct_specifier` with a body.
+pub(crate) fn struct_info(conv: &Converter, node: Node) -> Option<StructInfo> {
+    let body = node.child_by_field_name("body")?;
+    let mut names = Vec::new();
+    if let Some(n) = node.child_by_field_name("name") {
+        names.push(text_of(n, conv.src).to_string());
+    }
+    let first = named_children(body)
+        .into_iter()
+        .find(|c| c.kind() == "field_declaration");
+    let first_member = first.and_then(|f| {
+        let ty = conv.type_base(f.child_by_field_name("type")?);
+        let (_, _, pointers, _) = conv.declarator_info(f.child_by_field_name("declarator")?);
+        (pointers == 0).then_some(ty)
+    });
+    Some(StructInfo {
+        names,
+        first_member,
+    })
+}
+
+/// Struct tags and typedef names whose layout starts with an object header, in the order
+/// they are first seen.
+pub(crate) fn object_types(structs: &[StructInfo], aliases: &[(String, String)]) -> Vec<String> {
+    let mut known: HashSet<String> = ["PyObject", "PyVarObject"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut order = Vec::new();
+    loop {
+        let mut changed = false;
+        for s in structs {
+            if s.first_member.as_ref().is_some_and(|m| known.contains(m)) {
+                for n in &s.names {
+                    if known.insert(n.clone()) {
+                        order.push(n.clone());
+                        changed = true;
+                    }
+                }
+            }
+        }
+        for (alias, target) in aliases {
+            if known.contains(target) && known.insert(alias.clone()) {
+                order.push(alias.clone());
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    order
+}
