@@ -235,7 +235,7 @@ impl Lowerer<'_, '_> {
                 let t = self.new_block();
                 let f = self.new_block();
                 let join = self.new_block();
-                self.cond(cond, t, f);
+                self.cond_stmt(cond, t, f);
                 self.current = t;
                 self.stmt(then);
                 self.goto_and_switch(join, s.span);
@@ -250,7 +250,7 @@ impl Lowerer<'_, '_> {
                 let body_b = self.new_block();
                 let exit = self.new_block();
                 self.goto_and_switch(head, s.span);
-                self.cond(cond, body_b, exit);
+                self.cond_stmt(cond, body_b, exit);
                 self.current = body_b;
                 self.loops.push((Some(head), exit));
                 self.stmt(body);
@@ -267,7 +267,7 @@ impl Lowerer<'_, '_> {
                 self.stmt(body);
                 self.loops.pop();
                 self.goto_and_switch(test, s.span);
-                self.cond(cond, body_b, exit);
+                self.cond_stmt(cond, body_b, exit);
                 self.current = exit;
             }
             StmtKind::For {
@@ -286,7 +286,7 @@ impl Lowerer<'_, '_> {
                 let exit = self.new_block();
                 self.goto_and_switch(head, s.span);
                 match cond {
-                    Some(c) => self.cond(c, body_b, exit),
+                    Some(c) => self.cond_stmt(c, body_b, exit),
                     None => self.terminate(Terminator::Goto(body_b), s.span),
                 }
                 self.current = body_b;
@@ -393,19 +393,33 @@ impl Lowerer<'_, '_> {
                 _ => {}
             }
         }
-        if let ExprKind::Call { callee, .. } = &e.kind {
-            if let Some(name) = callee.as_ident() {
-                if lookup_macro(name) == Some(MacroKind::ReturnNew) {
-                    let _ = self.operand(e);
-                    self.terminate(Terminator::Return(Some(Operand::Other)), e.span);
-                    return;
-                }
-            }
+        if let ExprKind::Call { callee, .. } = &e.kind
+            && let Some(name) = callee.as_ident()
+            && lookup_macro(name) == Some(MacroKind::ReturnNew)
+        {
+            let _ = self.operand(e);
+            self.terminate(Terminator::Return(Some(Operand::Other)), e.span);
+            return;
         }
         let _ = self.operand(e);
     }
 
     // ----- conditions -----
+
+    /// The condition of an `if` or a loop: a full expression, so its temporaries die on
+    /// both edges.
+    fn cond_stmt(&mut self, e: &Expr, t: BlockId, f: BlockId) {
+        self.cond(e, t, f);
+        for b in [t, f] {
+            let block = &mut self.blocks[b.0 as usize];
+            if block.stmts.is_empty() && block.term.is_none() {
+                block.stmts.push(Statement {
+                    kind: StatementKind::EndStatement,
+                    span: e.span,
+                });
+            }
+        }
+    }
 
     fn cond(&mut self, e: &Expr, t: BlockId, f: BlockId) {
         match &e.kind {
@@ -484,19 +498,19 @@ impl Lowerer<'_, '_> {
 
     fn assign_expr(&mut self, dest: Place, rhs: &Expr, span: Span) {
         let rhs_s = rhs.strip_casts();
-        if let ExprKind::Call { callee, args } = &rhs_s.kind {
-            if let Some(call) = self.call_rvalue(callee, args, rhs_s.span) {
-                self.emit(
-                    StatementKind::Assign {
-                        dest,
-                        value: Rvalue::Call(call),
-                    },
-                    span,
-                );
-                return;
+        let op = if let ExprKind::Call { callee, args } = &rhs_s.kind {
+            match self.call_rvalue(callee, args, rhs_s.span) {
+                Some(call) => {
+                    let value = Rvalue::Call(call);
+                    self.emit(StatementKind::Assign { dest, value }, span);
+                    return;
+                }
+                // A macro expanded in place (`x = Py_NewRef(y)`): its value.
+                None => self.macro_value.take().unwrap_or(Operand::Other),
             }
-        }
-        let op = self.operand(rhs);
+        } else {
+            self.operand(rhs)
+        };
         self.emit(
             StatementKind::Assign {
                 dest,
@@ -542,11 +556,11 @@ impl Lowerer<'_, '_> {
             }
             ExprKind::Call { callee, args } => {
                 // `Py_TYPE(x)` is the place `x->ob_type`.
-                if callee.as_ident().and_then(lookup_macro) == Some(MacroKind::TypeOf) {
-                    if let Some(arg) = args.first() {
-                        let base = self.place_or_temp(arg);
-                        return Some(Place::Field(Box::new(base), "ob_type".to_string()));
-                    }
+                if callee.as_ident().and_then(lookup_macro) == Some(MacroKind::TypeOf)
+                    && let Some(arg) = args.first()
+                {
+                    let base = self.place_or_temp(arg);
+                    return Some(Place::Field(Box::new(base), "ob_type".to_string()));
                 }
                 None
             }
@@ -734,10 +748,10 @@ impl Lowerer<'_, '_> {
     /// (its value is then in `self.macro_value`).
     fn call_rvalue(&mut self, callee: &Expr, args: &[Expr], span: Span) -> Option<Call> {
         if let Some(name) = callee.as_ident() {
-            if let Some(kind) = lookup_macro(name) {
-                if self.expand_macro(kind, args, span) {
-                    return None;
-                }
+            if let Some(kind) = lookup_macro(name)
+                && self.expand_macro(kind, args, span)
+            {
+                return None;
             }
             let (ops, spans) = self.args(args);
             return Some(Call {

@@ -56,3 +56,59 @@ macro_rules! declare_rule {
         }
     };
 }
+
+/// What a rule says about one engine finding: the message and its decorations. The
+/// location, code and trace are filled in by the caller.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub message: String,
+    pub help: Option<String>,
+    pub labels: Vec<cpycheck_diagnostics::Label>,
+}
+
+impl Message {
+    pub fn new(message: impl Into<String>) -> Message {
+        Message {
+            message: message.into(),
+            help: None,
+            labels: Vec::new(),
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Message {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn label(
+        mut self,
+        span: cpycheck_diagnostics::Span,
+        message: impl Into<String>,
+    ) -> Message {
+        if !span.is_empty() {
+            self.labels.push(cpycheck_diagnostics::Label {
+                span,
+                message: message.into(),
+            });
+        }
+        self
+    }
+}
+
+/// A rule and the function that turns engine findings into its messages.
+pub(crate) struct RuleEntry {
+    pub meta: RuleMeta,
+    pub check: fn(&cpycheck_engine::Finding) -> Option<Message>,
+}
+
+/// How messages name an object: its variable, or the call that produced it.
+pub(crate) fn object_name(o: &cpycheck_engine::ObjectDesc) -> String {
+    match &o.name {
+        Some(n) => n.clone(),
+        None if o.what.is_empty() => "object".to_string(),
+        None if o.origin.is_new() || o.what.starts_with("Py") && !o.what.starts_with("Py_") => {
+            format!("{}(...)", o.what)
+        }
+        None => o.what.clone(),
+    }
+}

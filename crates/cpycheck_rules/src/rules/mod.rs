@@ -1,6 +1,27 @@
-//! One file per rule. Adding a rule: its file here, one line in [`ALL`], a fixture folder.
+//! One file per rule. Adding a rule: its file here, one line in `register_rules!` below, a
+//! fixture folder `fixtures/CPYxxx/`.
 
-use crate::registry::RuleMeta;
+use crate::registry::{RuleEntry, RuleMeta};
 
-/// Every rule, in code order.
-pub static ALL: &[RuleMeta] = &[];
+mod borrowed_return;
+mod reference_leak;
+mod release_of_borrowed;
+mod use_after_release;
+mod use_after_steal;
+
+macro_rules! register_rules {
+    ($($rule:path),* $(,)?) => {
+        /// Every rule, in code order.
+        pub static ALL: &[RuleMeta] = &[$(<$rule>::META),*];
+        /// Every rule with the function that turns engine findings into its diagnostics.
+        pub(crate) static ENTRIES: &[RuleEntry] = &[$(RuleEntry { meta: <$rule>::META, check: <$rule>::check }),*];
+    };
+}
+
+register_rules! {
+    reference_leak::ReferenceLeak,
+    use_after_release::UseAfterRelease,
+    release_of_borrowed::ReleaseOfBorrowed,
+    borrowed_return::BorrowedReturn,
+    use_after_steal::UseAfterSteal,
+}

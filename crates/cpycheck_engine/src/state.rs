@@ -1,0 +1,254 @@
+//! The abstract state of one path: what each place holds, and what is known of each object.
+
+use crate::finding::OriginKind;
+use cpycheck_ir::Place;
+use cpycheck_syntax::Span;
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::rc::Rc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusId(pub u32);
+
+/// The abstract value of a place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Value {
+    Obj(ObjId),
+    /// The int result of a fallible call, refined lazily by the branches that test it.
+    Status(StatusId),
+    Null,
+    Int(i64),
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Nullness {
+    Null,
+    NonNull,
+    Maybe,
+}
+
+/// Classes of int results: bit set over {negative (-1), zero, positive}.
+pub const NEG: u8 = 1;
+pub const ZERO: u8 = 2;
+pub const POS: u8 = 4;
+
+/// A persistent list of events: cheap to clone with the state, shared between paths.
+#[derive(Debug)]
+pub struct Event {
+    pub seq: u32,
+    pub span: Span,
+    pub message: String,
+    pub prev: Option<Rc<Event>>,
+}
+
+pub type History = Option<Rc<Event>>;
+
+pub fn push_event(h: &History, seq: u32, span: Span, message: String) -> History {
+    Some(Rc::new(Event {
+        seq,
+        span,
+        message,
+        prev: h.clone(),
+    }))
+}
+
+pub fn events(h: &History) -> Vec<(u32, Span, String)> {
+    let mut out = Vec::new();
+    let mut cur = h.as_ref();
+    while let Some(e) = cur {
+        out.push((e.seq, e.span, e.message.clone()));
+        cur = e.prev.as_ref();
+    }
+    out.reverse();
+    out
+}
+
+#[derive(Clone, Debug)]
+pub struct Obj {
+    pub origin: OriginKind,
+    /// The API, function, parameter or singleton the object came from.
+    pub what: Rc<str>,
+    pub origin_span: Span,
+    /// References this function is responsible for releasing (or handing over).
+    pub owned: u32,
+    pub null: Nullness,
+    /// The object exists (is non-NULL) only when the status is in the class set.
+    pub exists_if: Option<(StatusId, u8)>,
+    /// Released by this function while it was (as far as we know) the only owner.
+    pub released: Option<Span>,
+    /// Our last reference was stolen by the named call.
+    pub stolen: Option<(Span, Rc<str>)>,
+    /// Stolen by the named call if it succeeds (status not yet known on this path).
+    pub pending_steal: Option<(StatusId, Span, Rc<str>)>,
+    /// Someone else may hold a reference too (stored in a container or in memory).
+    pub escaped: bool,
+    /// The variable that last held the object.
+    pub name: Option<Rc<str>>,
+    pub history: History,
+    pub created: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Status {
+    /// Possible classes of the value.
+    pub classes: u8,
+    /// The class that means failure.
+    pub err: u8,
+    pub callee: Rc<str>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub env: BTreeMap<Place, Value>,
+    pub objs: Vec<Option<Obj>>,
+    pub statuses: Vec<Option<Status>>,
+    /// Branch decisions on this path.
+    pub path: History,
+    pub seq: u32,
+}
+
+impl State {
+    pub fn obj(&self, id: ObjId) -> &Obj {
+        self.objs[id.0 as usize].as_ref().expect("live object")
+    }
+
+    pub fn obj_mut(&mut self, id: ObjId) -> &mut Obj {
+        self.objs[id.0 as usize].as_mut().expect("live object")
+    }
+
+    pub fn status(&self, id: StatusId) -> &Status {
+        self.statuses[id.0 as usize].as_ref().expect("live status")
+    }
+
+    pub fn status_mut(&mut self, id: StatusId) -> &mut Status {
+        self.statuses[id.0 as usize].as_mut().expect("live status")
+    }
+
+    pub fn next_seq(&mut self) -> u32 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub fn alloc_obj(&mut self, obj: Obj) -> ObjId {
+        if let Some(i) = self.objs.iter().position(Option::is_none) {
+            self.objs[i] = Some(obj);
+            return ObjId(i as u32);
+        }
+        self.objs.push(Some(obj));
+        ObjId(self.objs.len() as u32 - 1)
+    }
+
+    pub fn alloc_status(&mut self, s: Status) -> StatusId {
+        if let Some(i) = self.statuses.iter().position(Option::is_none) {
+            self.statuses[i] = Some(s);
+            return StatusId(i as u32);
+        }
+        self.statuses.push(Some(s));
+        StatusId(self.statuses.len() as u32 - 1)
+    }
+
+    pub fn live_objs(&self) -> impl Iterator<Item = ObjId> + '_ {
+        self.objs
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.is_some())
+            .map(|(i, _)| ObjId(i as u32))
+    }
+
+    /// Whether the object is known not to exist (NULL) on this path.
+    pub fn is_null(&self, id: ObjId) -> bool {
+        let o = self.obj(id);
+        if o.null == Nullness::Null {
+            return true;
+        }
+        match o.exists_if {
+            Some((s, set)) => self.statuses[s.0 as usize]
+                .as_ref()
+                .is_some_and(|st| st.classes & set == 0),
+            None => false,
+        }
+    }
+
+    pub fn is_non_null(&self, id: ObjId) -> bool {
+        let o = self.obj(id);
+        if o.null == Nullness::NonNull {
+            return true;
+        }
+        match o.exists_if {
+            Some((s, set)) => self.statuses[s.0 as usize]
+                .as_ref()
+                .is_some_and(|st| st.classes & !set == 0),
+            None => false,
+        }
+    }
+
+    /// A hash of the state up to renaming of objects and statuses. Paths reaching a block in
+    /// states with equal keys behave identically from there on (histories aside).
+    pub fn key(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        let mut obj_map: Vec<Option<u32>> = vec![None; self.objs.len()];
+        let mut st_map: Vec<Option<u32>> = vec![None; self.statuses.len()];
+        let mut next_obj = 0u32;
+        let mut next_st = 0u32;
+        let mut canon_st = |s: StatusId, st_map: &mut Vec<Option<u32>>| -> u32 {
+            let slot = &mut st_map[s.0 as usize];
+            *slot.get_or_insert_with(|| {
+                next_st += 1;
+                next_st
+            })
+        };
+        let mut order: Vec<ObjId> = Vec::new();
+        for (place, value) in &self.env {
+            place.hash(&mut h);
+            match value {
+                Value::Obj(o) => {
+                    let slot = &mut obj_map[o.0 as usize];
+                    let c = *slot.get_or_insert_with(|| {
+                        next_obj += 1;
+                        order.push(*o);
+                        next_obj
+                    });
+                    (0u8, c).hash(&mut h);
+                }
+                Value::Status(s) => (1u8, canon_st(*s, &mut st_map)).hash(&mut h),
+                other => (2u8, other).hash(&mut h),
+            }
+        }
+        // Objects no place refers to any more (kept for their pending effects) come last.
+        for id in self.live_objs() {
+            if obj_map[id.0 as usize].is_none() {
+                order.push(id);
+            }
+        }
+        for id in order {
+            let o = self.obj(id);
+            (
+                o.origin,
+                o.origin_span,
+                o.owned,
+                o.null,
+                o.released.is_some(),
+                o.escaped,
+            )
+                .hash(&mut h);
+            o.stolen.as_ref().map(|s| s.0).hash(&mut h);
+            o.exists_if
+                .map(|(s, set)| (canon_st(s, &mut st_map), set))
+                .hash(&mut h);
+            o.pending_steal
+                .as_ref()
+                .map(|(s, _, _)| canon_st(*s, &mut st_map))
+                .hash(&mut h);
+        }
+        for (i, s) in self.statuses.iter().enumerate() {
+            if let (Some(s), Some(c)) = (s, st_map[i]) {
+                (c, s.classes).hash(&mut h);
+            }
+        }
+        h.finish()
+    }
+}
