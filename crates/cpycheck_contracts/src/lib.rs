@@ -51,6 +51,11 @@ pub enum ArgEffect {
     OutBorrowed,
     /// An out-parameter that receives a new reference on success.
     OutNew,
+    /// An in/out parameter (`PyObject **`) that holds an owned reference on entry: the call
+    /// consumes that reference and stores a new one in its place (`PyUnicode_Append`,
+    /// `PyUnicode_InternInPlace`, `_PyTuple_Resize`). `nullable`: on failure the call stores
+    /// NULL (with an exception set); the old reference is consumed either way.
+    Replace { nullable: bool },
 }
 
 /// Variadic arguments whose meaning a format string gives.
@@ -68,6 +73,9 @@ pub enum Varargs {
     },
     /// Other varargs (`PyObject_CallFunctionObjArgs`): objects are borrowed.
     Borrowed,
+    /// Every trailing argument is a `PyObject **` out-parameter that receives a borrowed
+    /// reference on success (`PyArg_UnpackTuple`).
+    OutBorrowed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
