@@ -62,18 +62,16 @@ fn codegen(args: &[String]) -> Result<()> {
     let generated = cpycheck_contracts::codegen::generate(&refcounts, &corrections)
         .map_err(anyhow::Error::msg)?;
     let target = crate_dir.join("src/generated.rs");
+    let shown = "crates/cpycheck_contracts/src/generated.rs";
     let current = std::fs::read_to_string(&target).unwrap_or_default();
     if current == generated {
-        println!("{} is up to date", target.display());
+        println!("{shown} is up to date");
         return Ok(());
     }
     if check {
-        bail!(
-            "{} is out of date: run `cargo xtask codegen`",
-            target.display()
-        );
+        bail!("{shown} is out of date: run `cargo xtask codegen`");
     }
     std::fs::write(&target, generated).with_context(|| format!("writing {}", target.display()))?;
-    println!("wrote {}", target.display());
+    println!("wrote {shown}");
     Ok(())
 }

@@ -42,6 +42,9 @@
 //!   `"BuildFormat(N)"` with `N` the index of the format argument;
 //! - `since`: `"3.13"`.
 //!
+//! A name of the form `"->tp_free"` gives the contract of a call through a type slot
+//! (`Py_TYPE(self)->tp_free(self)`); such tables are quoted keys and always add an entry.
+//!
 //! Unknown keys, unknown values, unknown parameter names and corrections that name a function
 //! `refcounts.dat` has without changing anything it could are errors.
 
@@ -466,8 +469,9 @@ fn apply_correction(
     name: &str,
     value: &toml::Value,
 ) -> Result<(), String> {
-    if !is_identifier(name) {
-        return Err(format!("`{name}` is not a function name"));
+    // `->tp_free` names a call through a type slot: `Py_TYPE(self)->tp_free(self)`.
+    if !is_identifier(name.strip_prefix("->").unwrap_or(name)) {
+        return Err(format!("`{name}` is not a function or `->slot` name"));
     }
     let fields = value
         .as_table()

@@ -93,7 +93,8 @@ pub struct Contract {
     pub since: Option<(u8, u8)>,
 }
 
-/// Looks up the contract of a C-API function or function-like macro by name.
+/// Looks up the contract of a C-API function or function-like macro by name. Calls through a
+/// type slot are looked up as `"->tp_free"`, `"->tp_alloc"`, ...
 pub fn lookup(name: &str) -> Option<&'static Contract> {
     generated::CONTRACTS
         .binary_search_by(|c| c.name.cmp(name))

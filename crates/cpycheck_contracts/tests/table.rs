@@ -290,6 +290,13 @@ fn runs_python() {
 }
 
 #[test]
+fn type_slots() {
+    let alloc = contract("->tp_alloc");
+    assert_eq!(alloc.returns, Returns::New { nullable: true });
+    assert_eq!(contract("->tp_free").args, [ArgEffect::Steal]);
+}
+
+#[test]
 fn strong_reference_apis_are_versioned() {
     let versions = [
         ("Py_NewRef", (3, 10)),
@@ -319,8 +326,12 @@ fn every_correction_names_a_contract() {
         assert!(lookup(name).is_some(), "{name}");
         let fields = fields.as_table().unwrap();
         let docs = fields["docs"].as_str().unwrap();
+        let anchor = match name.strip_prefix("->") {
+            Some(slot) => format!("#c.PyTypeObject.{slot}"),
+            None => format!("#c.{name}"),
+        };
         assert!(
-            docs.ends_with(&format!("#c.{name}")),
+            docs.ends_with(&anchor),
             "[{name}]: docs should point at the function's own entry, not {docs}"
         );
     }
