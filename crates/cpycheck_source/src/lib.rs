@@ -4,7 +4,22 @@
 //! **every byte offset unchanged**: whatever is removed is blanked to the same number of
 //! spaces (newlines are kept), so spans computed on the prepared text point at the user's
 //! original text.
+//!
+//! What [`prepare`] does, in order:
+//! 1. Invalid UTF-8 bytes become `?`, one byte each; NUL bytes reject the file as binary.
+//! 2. Every preprocessor directive (with its continuation lines) is blanked; `#define`s are
+//!    recorded. `#if`/`#ifdef`/`#elif`/`#else` are evaluated with C preprocessor semantics
+//!    against the target Python version, and inactive arms are blanked, so arms that each
+//!    open a brace leave one brace.
+//! 3. CPython and file-local macros that break a C parser are rewritten in place:
+//!    thread-state macros and attribute-like macros are blanked, `Py_UNUSED(x)` becomes `x`,
+//!    `PyVarObject_HEAD_INIT(...)` becomes one initialiser element followed by its comma,
+//!    `PyObject_HEAD` becomes a `PyObject` member declaration.
 
+mod cond;
+mod lex;
+mod prep;
 mod span;
 
+pub use prep::{Define, PrepError, PrepOptions, Prepared, Rewrite, RewriteKind, prepare};
 pub use span::{LineIndex, Span};
