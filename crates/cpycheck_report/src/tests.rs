@@ -46,7 +46,10 @@ fn leak() -> Diagnostic {
         message: "new reference `item` is leaked when `PyList_Append` fails".into(),
         span: find(SPAM_C, "return NULL;", 1),
         function: Some("spam_squares".into()),
-        labels: vec![],
+        labels: vec![Label {
+            span: find(SPAM_C, "PyList_Append(list, item) < 0", 0),
+            message: "`PyList_Append` fails here".into(),
+        }],
         help: Some("release `item` with `Py_DECREF` before `goto error`".into()),
         notes: vec![],
         trace: vec![
@@ -166,7 +169,7 @@ fn summary() {
     let reports = all_reports();
     let stats = RunStats::from_reports(&reports);
     insta::assert_snapshot!(render_summary(&reports, &stats, &TextOptions::default()), @r"
-    Found 2 warnings in 1 file (3 files checked, 3 functions analysed, 1 skipped)
+    Found 2 warnings in 1 file (2 files, 3 functions analysed, 1 skipped)
     1 file could not be analysed
     ");
     let clean = [clean_report()];

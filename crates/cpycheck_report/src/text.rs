@@ -74,31 +74,43 @@ fn render_one(
         start - window_start..end - window_start
     };
 
-    // Trace steps on the primary span number the primary annotation; the others become
-    // numbered context annotations.
-    let mut primary_numbers = Vec::new();
-    let mut annotations = Vec::new();
+    // One annotation per distinct span: the primary first, then labels, then trace steps.
+    // A step on an already annotated span adds its number to that annotation's label.
+    let mut annotations: Vec<(Span, Vec<String>, Option<&str>)> =
+        vec![(diagnostic.span, vec![], None)];
     for label in &diagnostic.labels {
-        annotations.push((local(label.span), label.message.clone()));
+        match annotations
+            .iter_mut()
+            .find(|a| a.0 == label.span && a.2.is_none())
+        {
+            Some(existing) => existing.2 = Some(&label.message),
+            None => annotations.push((label.span, vec![], Some(&label.message))),
+        }
     }
     for (i, step) in diagnostic.trace.iter().enumerate() {
-        if step.span == diagnostic.span {
-            primary_numbers.push((i + 1).to_string());
-        } else {
-            annotations.push((local(step.span), (i + 1).to_string()));
+        let number = (i + 1).to_string();
+        match annotations.iter_mut().find(|a| a.0 == step.span) {
+            Some(existing) => existing.1.push(number),
+            None => annotations.push((step.span, vec![number], None)),
         }
     }
     let mut snippet = Snippet::source(window)
         .line_start(first_line)
         .path(report.path.as_str())
-        .fold(true)
-        .annotation(
+        .fold(true);
+    for (i, (span, numbers, message)) in annotations.into_iter().enumerate() {
+        let label = match (numbers.is_empty(), message) {
+            (true, None) => None,
+            (true, Some(message)) => Some(message.to_string()),
+            (false, None) => Some(numbers.join(", ")),
+            (false, Some(message)) => Some(format!("{}: {message}", numbers.join(", "))),
+        };
+        let kind = if i == 0 {
             AnnotationKind::Primary
-                .span(local(diagnostic.span))
-                .label((!primary_numbers.is_empty()).then(|| primary_numbers.join(", "))),
-        );
-    for (range, label) in annotations {
-        snippet = snippet.annotation(AnnotationKind::Context.span(range).label(label));
+        } else {
+            AnnotationKind::Context
+        };
+        snippet = snippet.annotation(kind.span(local(span)).label(label));
     }
 
     let level = match diagnostic.severity {
@@ -149,15 +161,14 @@ pub fn render_errors(reports: &[FileReport], opts: &TextOptions) -> String {
     out
 }
 
-/// The closing summary: `Found 3 warnings in 2 files (5 files checked, 41 functions
-/// analysed, 0 skipped)`, or `No problems found ...`, plus a line for files that could not
-/// be analysed. Ends in a newline.
+/// The closing summary: `Found 3 warnings in 2 files (5 files, 41 functions
+/// analysed, 0 skipped)`, or `No problems found in 5 files (...)`, plus a line for files
+/// that could not be analysed. Ends in a newline.
 pub fn render_summary(reports: &[FileReport], stats: &RunStats, opts: &TextOptions) -> String {
     let bold = paint(opts, Style::new().effects(Effects::BOLD));
     let warnings = count(reports, Severity::Warning);
     let errors = count(reports, Severity::Error);
     let files_with_findings = reports.iter().filter(|r| !r.diagnostics.is_empty()).count();
-    let files_checked = stats.files_analyzed + stats.files_with_errors;
     let mut counts = format!(
         "{} analysed, {} skipped",
         plural(stats.functions_analyzed, "function"),
@@ -170,7 +181,7 @@ pub fn render_summary(reports: &[FileReport], stats: &RunStats, opts: &TextOptio
         format!(
             "{} in {} ({counts})\n",
             bold("No problems found"),
-            plural(files_checked, "file")
+            plural(stats.files_analyzed, "file")
         )
     } else {
         let found = match (errors, warnings) {
@@ -179,10 +190,10 @@ pub fn render_summary(reports: &[FileReport], stats: &RunStats, opts: &TextOptio
             (e, w) => format!("{} and {}", plural(e, "error"), plural(w, "warning")),
         };
         format!(
-            "{} in {} ({} checked, {counts})\n",
+            "{} in {} ({}, {counts})\n",
             bold(&format!("Found {found}")),
             plural(files_with_findings, "file"),
-            plural(files_checked, "file"),
+            plural(stats.files_analyzed, "file"),
         )
     };
     if stats.files_with_errors > 0 {
