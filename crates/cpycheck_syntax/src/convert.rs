@@ -670,6 +670,23 @@ fn binop(op: &str) -> Option<BinOp> {
 
 /// Value of a C integer literal (decimal, hex, octal, binary, with `u`/`l` suffixes).
 pub fn parse_c_int(text: &str) -> Option<i64> {
+    // tree-sitter-c includes a leading sign in the literal (`-1`).
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, text.strip_prefix('+').unwrap_or(text).trim_start()),
+    };
+    if text.starts_with(['-', '+']) {
+        return None;
+    }
+    let value = parse_unsigned(text)?;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+fn parse_unsigned(text: &str) -> Option<i64> {
     let t = text.replace('\'', "");
     let t = t.trim_end_matches(['u', 'U', 'l', 'L']);
     let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
@@ -720,4 +737,31 @@ pub fn char_value(text: &str) -> Option<i64> {
         r if r.chars().all(|c| c.is_digit(8)) => i64::from_str_radix(r, 8).ok()?,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_literals() {
+        assert_eq!(parse_c_int("0"), Some(0));
+        assert_eq!(parse_c_int("-1"), Some(-1));
+        assert_eq!(parse_c_int("0x1F"), Some(31));
+        assert_eq!(parse_c_int("010"), Some(8));
+        assert_eq!(parse_c_int("0b101"), Some(5));
+        assert_eq!(parse_c_int("42UL"), Some(42));
+        assert_eq!(parse_c_int("1.5"), None);
+        assert_eq!(parse_c_int("1e5"), None);
+        assert_eq!(parse_c_int("--1"), None);
+    }
+
+    #[test]
+    fn char_literals() {
+        assert_eq!(char_value("'a'"), Some(97));
+        assert_eq!(char_value("'\\n'"), Some(10));
+        assert_eq!(char_value("'\\x41'"), Some(65));
+        assert_eq!(char_value("'\\0'"), Some(0));
+        assert_eq!(char_value("L'a'"), Some(97));
+    }
 }

@@ -84,3 +84,19 @@ fn syntax_errors_are_counted_and_modelled() {
             .any(|s| matches!(s.kind, StmtKind::Return(_)))
     );
 }
+
+#[test]
+fn hundred_thousand_line_file() {
+    let mut src = String::new();
+    let mut i = 0;
+    while i < 100_000 / 8 {
+        src.push_str(&format!(
+            "static int\nf{i}(int a)\n{{\n    int b = a + {i};\n    if (b < 0)\n        return -1;\n    return b;\n}}\n"
+        ));
+        i += 1;
+    }
+    assert_eq!(src.lines().count(), 100_000);
+    let model = parse_small_stack(src);
+    assert_eq!(model.functions.len(), 100_000 / 8);
+    assert_eq!(model.error_regions, 0);
+}

@@ -1,0 +1,221 @@
+//! Snapshots of `dump_model` after source prep, one small C file per concern.
+
+use cpycheck_source::{PrepOptions, prepare};
+use cpycheck_syntax::{FileModel, dump_model, parse};
+
+fn model(src: &str) -> FileModel {
+    let prepared = prepare(src.as_bytes(), &PrepOptions::default()).expect("text");
+    parse(&prepared.text)
+}
+
+fn dump(src: &str) -> String {
+    dump_model(&model(src))
+}
+
+#[test]
+fn method_table() {
+    insta::assert_snapshot!(dump(
+        r#"
+static PyObject *
+spam_system(PyObject *self, PyObject *args)
+{
+    const char *command;
+    int sts;
+    if (!PyArg_ParseTuple(args, "s", &command))
+        return NULL;
+    sts = system(command);
+    return PyLong_FromLong(sts);
+}
+
+static PyObject *spam_kw(PyObject *self, PyObject *args, PyObject *kwds) { Py_RETURN_NONE; }
+static PyObject *spam_fast(PyObject *self, PyObject *const *args, Py_ssize_t n) { Py_RETURN_NONE; }
+
+static PyMethodDef SpamMethods[] = {
+    {"system", spam_system, METH_VARARGS, "Execute a shell command."},
+    {"kw", (PyCFunction)(void(*)(void))spam_kw, METH_VARARGS | METH_KEYWORDS, NULL},
+    {.ml_name = "fast", .ml_meth = _PyCFunction_CAST(spam_fast), .ml_flags = METH_FASTCALL},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef spammodule = {
+    PyModuleDef_HEAD_INIT, "spam", NULL, -1, SpamMethods
+};
+
+PyMODINIT_FUNC
+PyInit_spam(void)
+{
+    return PyModule_Create(&spammodule);
+}
+"#
+    ));
+}
+
+#[test]
+fn static_type_object() {
+    insta::assert_snapshot!(dump(
+        r#"
+typedef struct {
+    PyObject_HEAD
+    PyObject *first;
+    int number;
+} CustomObject;
+
+typedef struct {
+    CustomObject base;
+    PyObject *extra;
+} SubObject;
+
+struct plain { int a; };
+
+static void
+Custom_dealloc(CustomObject *self)
+{
+    Py_XDECREF(self->first);
+    Py_TYPE(self)->tp_free((PyObject *) self);
+}
+
+static PyNumberMethods Custom_as_number = {
+    .nb_add = Custom_add,
+    0,
+    Custom_multiply,
+};
+
+static PyTypeObject CustomType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "custom.Custom",             /* tp_name */
+    sizeof(CustomObject),        /* tp_basicsize */
+    0,                           /* tp_itemsize */
+    (destructor)Custom_dealloc,  /* tp_dealloc */
+    0,                           /* tp_vectorcall_offset */
+    0,                           /* tp_getattr */
+    0,                           /* tp_setattr */
+    0,                           /* tp_as_async */
+    (reprfunc)Custom_repr,       /* tp_repr */
+    &Custom_as_number,           /* tp_as_number */
+};
+
+static PyTypeObject OldStyleType = {
+    PyObject_HEAD_INIT(NULL)
+    0,                           /* ob_size */
+    "old.Old",                   /* tp_name */
+    sizeof(CustomObject),        /* tp_basicsize */
+    0,                           /* tp_itemsize */
+    Old_dealloc,                 /* tp_dealloc */
+};
+
+static PyTypeObject DesignatedType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "custom.D",
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc) D_traverse,
+    .tp_clear = (inquiry) D_clear,
+    .tp_new = PyType_GenericNew,
+    .tp_getset = D_getsetters,
+};
+
+static PyGetSetDef D_getsetters[] = {
+    {"first", (getter) D_getfirst, (setter) D_setfirst, "first name", NULL},
+    {"last", (getter) D_getlast, NULL, "last name", NULL},
+    {NULL}
+};
+"#
+    ));
+}
+
+#[test]
+fn type_spec_slots() {
+    insta::assert_snapshot!(dump(
+        r#"
+static PyType_Slot Foo_slots[] = {
+    {Py_tp_dealloc, Foo_dealloc},
+    {Py_tp_repr, (reprfunc)Foo_repr},
+    {Py_tp_methods, Foo_methods},
+    {Py_tp_doc, (void *)"doc"},
+    {Py_nb_add, Foo_add},
+    {0, NULL},
+};
+
+static PyModuleDef_Slot mod_slots[] = {
+    {Py_mod_exec, mod_exec},
+    {0, NULL}
+};
+"#
+    ));
+}
+
+#[test]
+fn version_arms_that_each_open_a_brace() {
+    insta::assert_snapshot!(dump(
+        r#"
+static PyObject *
+get_item(PyObject *self, PyObject *key)
+{
+    PyObject *value;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (PyDict_GetItemRef(self, key, &value) < 0) {
+#else
+    value = PyDict_GetItemWithError(self, key);
+    Py_XINCREF(value);
+    if (value == NULL && PyErr_Occurred()) {
+#endif
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    do_work();
+    Py_END_ALLOW_THREADS
+    return value;
+}
+"#
+    ));
+}
+
+#[test]
+fn goto_labels_switch_and_expressions() {
+    insta::assert_snapshot!(dump(
+        r#"
+static int
+helper(PyObject *Py_UNUSED(module), PyObject *list, int kind)
+{
+    PyObject *item = NULL, **items, *tmp[4];
+    static int calls = 0;
+    Py_ssize_t i, n = PyList_GET_SIZE(list);
+
+    switch (kind) {
+    case 0:
+    case 1:
+        item = PyLong_FromLong(kind);
+        break;
+    default: {
+        item = Py_NewRef(Py_None);
+        break;
+    }
+    }
+    if ((item = PyObject_Str(list)) == NULL)
+        goto error;
+    for (i = 0, n = 2; i < n && !PyErr_Occurred(); ++i) {
+        if (PyList_Append(list, item) < 0) goto error;
+        else continue;
+    }
+    while (n--) tmp[n] = ((void *)0);
+    do { n += sizeof(PyObject); } while (0);
+    items = &tmp[0];
+    n = items[0]->ob_refcnt + (*items)->ob_refcnt - -1 % 2;
+    n = kind ? 'a' : '\n';
+    calls += 1;
+    Py_DECREF(item);
+    return 0;
+error:
+    Py_XDECREF(item);
+    return -1;
+}
+"#
+    ));
+}
+
+#[test]
+fn functions_with_errors_are_marked() {
+    let m = model("int f(void)\n{\n    int x = ;\n    return x;\n}\nint g(void) { return 1; }\n");
+    assert!(m.functions[0].has_errors);
+    assert!(!m.functions[1].has_errors);
+    assert!(m.error_regions > 0);
+}
