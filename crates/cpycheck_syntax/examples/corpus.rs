@@ -37,7 +37,12 @@ fn main() {
                 continue;
             }
         };
-        let model = cpycheck_syntax::parse(&prepared.text);
+        // RAW=1 parses the file as it is, for comparison.
+        let model = if std::env::var_os("RAW").is_some() {
+            cpycheck_syntax::parse(&String::from_utf8_lossy(&bytes))
+        } else {
+            cpycheck_syntax::parse(&prepared.text)
+        };
         let idx = cpycheck_source::LineIndex::new(&prepared.text);
         total += model.functions.len();
         regions += model.error_regions;
