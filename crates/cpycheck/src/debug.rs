@@ -1,0 +1,22 @@
+//! `cpycheck debug dump-tree|dump-model FILE`: the intermediate stages, for one file.
+
+use cpycheck_source::{PrepOptions, prepare};
+
+use crate::args::{DebugArgs, DebugCommand};
+
+/// Runs a debug command; the error is a message for the user.
+pub fn run(command: &DebugCommand) -> Result<String, String> {
+    let (args, stage): (&DebugArgs, fn(&str) -> String) = match command {
+        DebugCommand::DumpTree(args) => (args, cpycheck_syntax::dump_tree),
+        DebugCommand::DumpModel(args) => (args, |text| {
+            cpycheck_syntax::dump_model(&cpycheck_syntax::parse(text))
+        }),
+    };
+    let display = args.file.display();
+    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
+    let options = PrepOptions {
+        python_version: args.python_version,
+    };
+    let prepared = prepare(&bytes, &options).map_err(|e| format!("{display}: {e}"))?;
+    Ok(stage(&prepared.text))
+}

@@ -1,0 +1,106 @@
+//! `--select` / `--ignore`: which rules' diagnostics are reported.
+
+/// Rule selection by code or code prefix. The most specific (longest) matching entry
+/// decides; on a tie `--ignore` wins. Without `--select` every rule is selected.
+#[derive(Debug, Default)]
+pub struct RuleFilter {
+    select: Vec<String>,
+    ignore: Vec<String>,
+}
+
+impl RuleFilter {
+    /// Validates the entries: each must be a registered rule's code, a prefix of one
+    /// (`CPY1`), or a rule's name (`reference-leak`). The error names the bad entry.
+    pub fn new(select: &[String], ignore: &[String]) -> Result<RuleFilter, String> {
+        Ok(RuleFilter {
+            select: normalise(select, "--select")?,
+            ignore: normalise(ignore, "--ignore")?,
+        })
+    }
+
+    /// Whether diagnostics with rule `code` are reported.
+    pub fn allows(&self, code: &str) -> bool {
+        let longest = |entries: &[String]| {
+            entries
+                .iter()
+                .filter(|e| code.starts_with(e.as_str()))
+                .map(String::len)
+                .max()
+        };
+        let selected = if self.select.is_empty() {
+            Some(0)
+        } else {
+            longest(&self.select)
+        };
+        match (selected, longest(&self.ignore)) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(s), Some(i)) => s > i,
+        }
+    }
+}
+
+fn normalise(entries: &[String], flag: &str) -> Result<Vec<String>, String> {
+    let rules = cpycheck_rules::all_rules();
+    entries
+        .iter()
+        .map(|entry| entry.trim())
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            if let Some(rule) = rules.iter().find(|r| r.name == entry) {
+                return Ok(rule.code.to_string());
+            }
+            let upper = entry.to_ascii_uppercase();
+            if upper.len() >= 3 && rules.iter().any(|r| r.code.starts_with(&upper)) {
+                Ok(upper)
+            } else {
+                Err(format!(
+                    "unknown rule code or prefix `{entry}` in {flag} (`cpycheck rule --all` lists the rules)"
+                ))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(select: &[&str], ignore: &[&str]) -> RuleFilter {
+        RuleFilter {
+            select: select.iter().map(|s| s.to_string()).collect(),
+            ignore: ignore.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn most_specific_entry_wins() {
+        assert!(filter(&[], &[]).allows("CPY101"));
+        assert!(filter(&["CPY1"], &[]).allows("CPY101"));
+        assert!(!filter(&["CPY2"], &[]).allows("CPY101"));
+        assert!(!filter(&[], &["CPY101"]).allows("CPY101"));
+        assert!(filter(&[], &["CPY101"]).allows("CPY102"));
+        assert!(filter(&["CPY101"], &["CPY1"]).allows("CPY101"));
+        assert!(!filter(&["CPY101"], &["CPY1"]).allows("CPY102"));
+        assert!(!filter(&["CPY1"], &["CPY101"]).allows("CPY101"));
+        assert!(!filter(&["CPY1"], &["CPY1"]).allows("CPY101"));
+    }
+
+    #[test]
+    fn unknown_entries_are_rejected() {
+        let err = RuleFilter::new(&["CPY999".into()], &[]).unwrap_err();
+        assert!(err.contains("`CPY999` in --select"), "{err}");
+        assert!(RuleFilter::new(&[], &["XYZ".into()]).is_err());
+        assert!(RuleFilter::new(&["C".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn registered_codes_prefixes_and_names_are_accepted() {
+        for rule in cpycheck_rules::all_rules() {
+            let lower = rule.code.to_ascii_lowercase();
+            let f = RuleFilter::new(&[rule.code.into(), lower, rule.name.into()], &[]).unwrap();
+            assert!(f.allows(rule.code));
+            assert!(RuleFilter::new(&["CPY".into()], &[]).is_ok());
+        }
+    }
+}
