@@ -51,6 +51,7 @@ const MACROS: &[(&str, MacroKind)] = &[
     ("Py_RETURN_TRUE", MacroKind::ReturnSingleton("Py_True")),
     ("Py_SETREF", MacroKind::SetRef { nullable: false }),
     ("Py_TYPE", MacroKind::TypeOf),
+    ("Py_True", MacroKind::Singleton),
     ("Py_UNBLOCK_THREADS", MacroKind::NoOp),
     ("Py_XDECREF", MacroKind::DecRef { nullable: true }),
     ("Py_XINCREF", MacroKind::IncRef { nullable: true }),

@@ -94,4 +94,7 @@ pub struct Finding {
     pub span: Span,
     pub object: ObjectDesc,
     pub trace: Vec<Step>,
+    /// Other places where the same thing happens to the same object (a leak reported once
+    /// per object lists its other exits here).
+    pub also_at: Vec<Span>,
 }

@@ -162,12 +162,26 @@ impl<'a> Interp<'a> {
             FindingKind::UseAfterSteal { .. } => 4,
             FindingKind::Reveal { .. } => 5,
         };
-        let extra = match &kind {
-            FindingKind::Reveal { state } => state.clone(),
-            _ => String::new(),
+        let name = o.name.as_deref().unwrap_or("").to_string();
+        // A leak is reported once per object (its first leaking exit, the others as notes);
+        // other findings once per (location, variable); reveals once per state.
+        let key = match &kind {
+            FindingKind::Leak { .. } => (tag, Span::default(), o.origin_span, name),
+            FindingKind::Reveal { state } => (tag, span, Span::default(), state.clone()),
+            _ => (tag, span, Span::default(), name),
         };
-        // One finding per (kind, location, object origin): the first path found wins.
-        if !self.seen_findings.insert((tag, span, o.origin_span, extra)) {
+        if !self.seen_findings.insert(key.clone()) {
+            if tag == 0
+                && let Some(f) = self.findings.iter_mut().find(|f| {
+                    matches!(f.kind, FindingKind::Leak { .. })
+                        && f.object.origin_span == key.2
+                        && f.object.name.as_deref().unwrap_or("") == key.3
+                })
+                && f.span != span
+                && !f.also_at.contains(&span)
+            {
+                f.also_at.push(span);
+            }
             return;
         }
         let trace = self.trace(st, id, span, &kind);
@@ -177,6 +191,7 @@ impl<'a> Interp<'a> {
             span,
             object,
             trace,
+            also_at: Vec::new(),
         });
     }
 
@@ -851,6 +866,13 @@ impl<'a> Interp<'a> {
             let v = self.eval(&mut st, op);
             match v {
                 Value::Obj(id) if self.body.returns_object => self.return_obj(&mut st, id, span),
+                Value::Obj(id) => {
+                    // The return type is not recognised as an object pointer: whatever is
+                    // returned is handed over, but nothing is claimed about the contract.
+                    let o = st.obj_mut(id);
+                    o.owned = o.owned.saturating_sub(1);
+                    self.returns |= RET_OTHER;
+                }
                 Value::Null | Value::Int(0) => self.returns |= RET_OTHER,
                 _ => self.returns |= RET_OTHER,
             }
@@ -1022,8 +1044,10 @@ impl<'a> Interp<'a> {
                     format!("`{}` fails", status.callee)
                 } else if classes & status.err == 0 {
                     format!("`{}` succeeds", status.callee)
+                } else if classes & ZERO == 0 {
+                    format!("`{}` returns non-zero", status.callee)
                 } else {
-                    format!("branch taken on the result of `{}`", status.callee)
+                    format!("`{}` returns zero or more", status.callee)
                 };
                 path_step(&mut st, span, msg);
             }

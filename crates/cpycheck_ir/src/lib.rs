@@ -4,7 +4,9 @@
 //! tree-sitter and nothing of ownership states or rules.
 
 mod ir;
+mod local_macros;
 mod lower;
 
 pub use ir::*;
+pub use local_macros::{DefineText, LocalMacro, LocalMacros};
 pub use lower::{LowerContext, is_object_type, lower_function};

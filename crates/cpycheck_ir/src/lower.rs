@@ -5,6 +5,7 @@
 //! return), so the engine only ever sees IR operations.
 
 use crate::ir::*;
+use crate::local_macros::LocalMacros;
 use cpycheck_contracts::macros::{MacroKind, lookup_macro};
 use cpycheck_syntax::{BinOp, CType, Expr, ExprKind, Function, Span, Stmt, StmtKind, UnOp};
 use std::collections::HashMap;
@@ -15,6 +16,8 @@ pub struct LowerContext<'a> {
     pub source: &'a str,
     /// Struct and typedef names whose pointers are object pointers.
     pub object_types: &'a [String],
+    /// The file's own macros, expanded at their uses.
+    pub macros: &'a LocalMacros,
 }
 
 impl LowerContext<'_> {
@@ -46,6 +49,7 @@ pub fn lower_function(func: &Function, cx: &LowerContext<'_>) -> Body {
         loops: Vec::new(),
         switches: Vec::new(),
         macro_value: None,
+        expanding: Vec::new(),
     };
     let entry = l.new_block();
     l.current = entry;
@@ -115,7 +119,12 @@ struct Lowerer<'a, 'b> {
     switches: Vec<SwitchFrame>,
     /// The value of the last macro expanded in place (`Py_NewRef(x)` is `x`).
     macro_value: Option<Operand>,
+    /// Local macros being expanded (a macro is not expanded inside itself, as in cpp).
+    expanding: Vec<String>,
 }
+
+/// How deep local macro expansions may nest.
+const MAX_EXPANSION_DEPTH: usize = 16;
 
 impl Lowerer<'_, '_> {
     fn new_block(&mut self) -> BlockId {
@@ -373,8 +382,39 @@ impl Lowerer<'_, '_> {
         }
     }
 
+    /// The statements of a local macro use (`NAME` or `NAME(args)`), if `e` is one.
+    fn local_expansion(&self, e: &Expr) -> Option<(String, Vec<Stmt>)> {
+        if self.expanding.len() >= MAX_EXPANSION_DEPTH {
+            return None;
+        }
+        let (name, args): (&str, &[Expr]) = match &e.kind {
+            ExprKind::Ident(name) => (name, &[]),
+            ExprKind::Call { callee, args } => match &callee.kind {
+                ExprKind::Ident(name) => (name, args),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if self.expanding.iter().any(|m| m == name) {
+            return None;
+        }
+        let m = self.cx.macros.get(name)?;
+        if m.params.is_some() != matches!(e.kind, ExprKind::Call { .. }) {
+            return None;
+        }
+        Some((name.to_string(), m.expand(args, e.span)?))
+    }
+
     /// An expression in statement position: statement macros are recognised here.
     fn expr_stmt(&mut self, e: &Expr) {
+        if let Some((name, stmts)) = self.local_expansion(e) {
+            self.expanding.push(name);
+            for st in &stmts {
+                self.stmt(st);
+            }
+            self.expanding.pop();
+            return;
+        }
         if let ExprKind::Ident(name) = &e.kind {
             match lookup_macro(name) {
                 Some(MacroKind::ReturnSingleton(singleton)) => {
@@ -498,6 +538,19 @@ impl Lowerer<'_, '_> {
 
     fn assign_expr(&mut self, dest: Place, rhs: &Expr, span: Span) {
         let rhs_s = rhs.strip_casts();
+        if let Some((name, stmts)) = self.local_expansion(rhs_s)
+            && let [
+                Stmt {
+                    kind: StmtKind::Expr(inner),
+                    ..
+                },
+            ] = stmts.as_slice()
+        {
+            self.expanding.push(name);
+            self.assign_expr(dest, inner, span);
+            self.expanding.pop();
+            return;
+        }
         let op = if let ExprKind::Call { callee, args } = &rhs_s.kind {
             match self.call_rvalue(callee, args, rhs_s.span) {
                 Some(call) => {
@@ -590,6 +643,25 @@ impl Lowerer<'_, '_> {
     }
 
     fn operand(&mut self, e: &Expr) -> Operand {
+        if let Some((name, stmts)) = self.local_expansion(e) {
+            self.expanding.push(name);
+            let value = match stmts.as_slice() {
+                [
+                    Stmt {
+                        kind: StmtKind::Expr(inner),
+                        ..
+                    },
+                ] => self.operand(inner),
+                _ => {
+                    for st in &stmts {
+                        self.stmt(st);
+                    }
+                    Operand::Other
+                }
+            };
+            self.expanding.pop();
+            return value;
+        }
         match &e.kind {
             ExprKind::Ident(name) => match lookup_macro(name) {
                 Some(MacroKind::ReturnSingleton(_)) | Some(MacroKind::NoOp) => {
@@ -602,7 +674,8 @@ impl Lowerer<'_, '_> {
             ExprKind::Null => Operand::Null,
             ExprKind::Str => {
                 let text = self.cx.source.get(e.span.range()).unwrap_or("");
-                Operand::Str(string_literal_text(text))
+                // A literal concatenated with a macro (`_Py_PARSE_PID "OO"`) has unknown text.
+                string_literal_text(text).map_or(Operand::Other, Operand::Str)
             }
             ExprKind::Float | ExprKind::SizeOf | ExprKind::Unknown => Operand::Other,
             ExprKind::Cast { expr, .. } => self.operand(expr),
@@ -918,8 +991,9 @@ fn cmp_op(op: BinOp) -> Option<CmpOp> {
     })
 }
 
-/// The contents of a (possibly concatenated) C string literal, escapes left as written.
-fn string_literal_text(text: &str) -> String {
+/// The contents of a (possibly concatenated) C string literal, escapes left as written;
+/// `None` when something other than literals is concatenated (a macro).
+fn string_literal_text(text: &str) -> Option<String> {
     let mut out = String::new();
     let mut in_str = false;
     let mut escaped = false;
@@ -938,7 +1012,9 @@ fn string_literal_text(text: &str) -> String {
             }
         } else if c == '"' {
             in_str = true;
+        } else if !c.is_whitespace() && c != 'L' && c != 'u' && c != 'U' && c != '8' {
+            return None;
         }
     }
-    out
+    Some(out)
 }

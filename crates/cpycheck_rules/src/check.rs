@@ -1,9 +1,13 @@
 //! Runs the pipeline over one file.
 
 use crate::rules::ENTRIES;
+use cpycheck_contracts::macros::lookup_macro;
 use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, TraceStep};
 use cpycheck_engine::{EngineContext, Finding, FindingKind, ReturnSummary, analyze};
-use cpycheck_ir::{Body, Callee, LowerContext, Rvalue, StatementKind, lower_function};
+use cpycheck_ir::{
+    Body, Callee, DefineText, LocalMacros, LowerContext, Rvalue, StatementKind, lower_function,
+};
+use cpycheck_source::LineIndex;
 use cpycheck_syntax::{FileModel, RegistrationKind};
 use std::collections::{HashMap, HashSet};
 
@@ -29,7 +33,10 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         source: same_length_text(bytes),
         ..FileReport::default()
     };
-    let prepared = match shim::prepare(bytes) {
+    let opts = cpycheck_source::PrepOptions {
+        python_version: settings.python_version,
+    };
+    let prepared = match cpycheck_source::prepare(bytes, &opts) {
         Ok(p) => p,
         Err(e) => {
             report.error = Some(e.to_string());
@@ -44,9 +51,11 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         ));
         return report;
     }
+    let macros = local_macros(&prepared);
     let cx = LowerContext {
         source: &report.source,
         object_types: &model.object_types,
+        macros: &macros,
     };
     report.functions_skipped = model.skipped_functions.len();
     let mut bodies = Vec::new();
@@ -76,13 +85,53 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         summaries.insert(body.name.clone(), result.returns);
         findings.extend(result.findings.into_iter().map(|f| (body.name.clone(), f)));
     }
+    let index = LineIndex::new(&report.source);
     for (function, f) in findings {
-        if let Some(d) = to_diagnostic(&function, &f) {
+        if let Some(d) = to_diagnostic(&index, &function, &f) {
             report.diagnostics.push(d);
         }
     }
     report.sort();
     report
+}
+
+/// The CFG of every function in the file, as text (`cpycheck debug dump-cfg`).
+pub fn dump_cfg(bytes: &[u8], settings: &Settings) -> String {
+    let opts = cpycheck_source::PrepOptions {
+        python_version: settings.python_version,
+    };
+    let prepared = match cpycheck_source::prepare(bytes, &opts) {
+        Ok(p) => p,
+        Err(e) => return format!("error: {e}\n"),
+    };
+    let source = same_length_text(bytes);
+    let model = cpycheck_syntax::parse(&prepared.text);
+    let macros = local_macros(&prepared);
+    let cx = LowerContext {
+        source: &source,
+        object_types: &model.object_types,
+        macros: &macros,
+    };
+    let mut out = String::new();
+    for f in &model.functions {
+        if f.has_errors {
+            out.push_str(&format!("fn {} (skipped: parse error regions)\n\n", f.name));
+            continue;
+        }
+        out.push_str(&format!("{}\n", lower_function(f, &cx)));
+    }
+    out
+}
+
+fn local_macros(prepared: &cpycheck_source::Prepared) -> LocalMacros {
+    LocalMacros::new(
+        prepared.defines.iter().map(|d| DefineText {
+            name: &d.name,
+            params: d.params.as_deref(),
+            body: &d.body,
+        }),
+        |name| lookup_macro(name).is_some() || cpycheck_contracts::lookup(name).is_some(),
+    )
 }
 
 /// The file's text with each invalid UTF-8 byte replaced by `?`, so offsets stay those of the
@@ -105,7 +154,15 @@ fn registered_functions(model: &FileModel) -> HashSet<&str> {
     let mut set: HashSet<&str> = model
         .registrations
         .iter()
-        .filter(|r| !matches!(r.kind, RegistrationKind::Setter))
+        .filter(|r| match &r.kind {
+            RegistrationKind::Setter => false,
+            // Destructors own (and free) `self`: their parameter is not a borrowed reference.
+            RegistrationKind::Slot { slot } => !matches!(
+                slot.as_str(),
+                "tp_dealloc" | "tp_free" | "tp_finalize" | "tp_del"
+            ),
+            _ => true,
+        })
         .map(|r| r.function.as_str())
         .collect();
     for f in &model.functions {
@@ -170,7 +227,32 @@ fn callee_first_order(bodies: &[Body]) -> Vec<usize> {
     order
 }
 
-fn to_diagnostic(function: &str, f: &Finding) -> Option<Diagnostic> {
+/// "also at lines 12, 40" for findings that happen at several places.
+fn also_at_note(index: &LineIndex, f: &Finding) -> Vec<String> {
+    if f.also_at.is_empty() {
+        return Vec::new();
+    }
+    let mut lines: Vec<usize> = f
+        .also_at
+        .iter()
+        .map(|s| index.line_col(s.start).0)
+        .collect();
+    lines.sort_unstable();
+    lines.dedup();
+    let list: Vec<String> = lines.iter().map(usize::to_string).collect();
+    let what = if matches!(f.kind, FindingKind::Leak { .. }) {
+        "also leaked"
+    } else {
+        "also"
+    };
+    vec![format!(
+        "{what} at line{} {}",
+        if lines.len() > 1 { "s" } else { "" },
+        list.join(", ")
+    )]
+}
+
+fn to_diagnostic(source: &LineIndex, function: &str, f: &Finding) -> Option<Diagnostic> {
     if let FindingKind::Reveal { state } = &f.kind {
         return Some(Diagnostic {
             code: "reveal",
@@ -196,7 +278,7 @@ fn to_diagnostic(function: &str, f: &Finding) -> Option<Diagnostic> {
             function: Some(function.to_string()),
             labels: m.labels,
             help: m.help,
-            notes: Vec::new(),
+            notes: also_at_note(source, f),
             trace: f
                 .trace
                 .iter()
@@ -207,23 +289,4 @@ fn to_diagnostic(function: &str, f: &Finding) -> Option<Diagnostic> {
                 .collect(),
         })
     })
-}
-
-// TEMPORARY until source prep lands.
-mod shim {
-    pub struct Prepared {
-        pub text: String,
-    }
-    pub fn prepare(bytes: &[u8]) -> Result<Prepared, String> {
-        let text = super::same_length_text(bytes);
-        let mut out = String::new();
-        for line in text.split_inclusive('\n') {
-            if line.trim_start().starts_with('#') {
-                out.extend(line.chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
-            } else {
-                out.push_str(line);
-            }
-        }
-        Ok(Prepared { text: out })
-    }
 }

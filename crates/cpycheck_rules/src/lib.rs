@@ -6,7 +6,7 @@ pub mod rules;
 
 mod check;
 
-pub use check::{Settings, check_file};
+pub use check::{Settings, check_file, dump_cfg};
 pub use registry::RuleMeta;
 
 /// All rules, in code order.
