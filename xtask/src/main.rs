@@ -3,8 +3,11 @@
 //! Commands:
 //! - `codegen`: regenerate `crates/cpycheck_contracts/src/generated.rs` from the contract data.
 //! - `codegen --check`: fail if the committed file is out of date.
+//! - `oracle`: compile and run every fixture against python3.11-dbg (see `fixtures/README.md`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod oracle;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,12 +19,14 @@ usage: cargo xtask <command>
 
 commands:
   codegen [--check]   regenerate the API contracts table (--check: only verify it is current)
+  oracle [--help]     compile and run every fixture, prove leaks/crashes/clean twins
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("codegen") => codegen(&args[1..]),
+        Some("oracle") => oracle::run(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())
