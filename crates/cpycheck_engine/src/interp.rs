@@ -468,7 +468,7 @@ impl<'a> Interp<'a> {
         let o = st.obj_mut(id);
         if o.owned > 0 {
             o.owned -= 1;
-            if o.owned == 0 && o.origin.is_new() && !o.escaped {
+            if o.owned == 0 && o.origin.is_new() {
                 o.released = Some(span);
             }
             self.event(st, id, span, format!("released with `{what}`"));
