@@ -819,9 +819,13 @@ impl<'a> Interp<'a> {
             .live_objs()
             .filter(|id| !reachable[id.0 as usize])
             .collect();
-        for id in dead {
+        for &id in &dead {
             self.check_leak(st, id, span);
             st.objs[id.0 as usize] = None;
+        }
+        if !dead.is_empty() {
+            st.eq_facts
+                .retain(|f| st.objs[f.0.0 as usize].is_some() && st.objs[f.1.0 as usize].is_some());
         }
         for o in st.objs.iter().flatten() {
             if let Some((s, _)) = o.exists_if {
@@ -913,13 +917,13 @@ impl<'a> Interp<'a> {
         match cond {
             Cond::Truthy(op) => {
                 let mut st = st;
-                let v = self.eval(&mut st, op);
+                let v = self.eval_in_cond(&mut st, op);
                 self.split_truthy(st, v, op, span)
             }
             Cond::Compare { op, lhs, rhs } => {
                 let mut st = st;
-                let l = self.eval(&mut st, lhs);
-                let r = self.eval(&mut st, rhs);
+                let l = self.eval_in_cond(&mut st, lhs);
+                let r = self.eval_in_cond(&mut st, rhs);
                 let (mut cmp, mut a, mut b, mut aop) = (*op, l, r, lhs);
                 if matches!(a, Value::Null | Value::Int(_))
                     && !matches!(b, Value::Null | Value::Int(_))
@@ -943,6 +947,20 @@ impl<'a> Interp<'a> {
                         let (t, f) = self.split_truthy(st, a, aop, span);
                         if cmp == CmpOp::Ne { (t, f) } else { (f, t) }
                     }
+                    (Value::Obj(x), Value::Obj(y)) if matches!(cmp, CmpOp::Eq | CmpOp::Ne) => {
+                        let eq = match st.identical(x, y) {
+                            Some(true) => (Some(st), None),
+                            Some(false) => (None, Some(st)),
+                            None => {
+                                let mut t = st.clone();
+                                let mut f = st;
+                                t.add_eq_fact(x, y, true);
+                                f.add_eq_fact(x, y, false);
+                                (Some(t), Some(f))
+                            }
+                        };
+                        if cmp == CmpOp::Eq { eq } else { (eq.1, eq.0) }
+                    }
                     (Value::Status(s), Value::Int(c)) => {
                         self.split_status(st, s, |v| cmp.eval(v, c), span)
                     }
@@ -950,6 +968,24 @@ impl<'a> Interp<'a> {
                 }
             }
         }
+    }
+
+    /// Like `eval`, but a pointer read from memory (`self->x`, a global) or an object-typed
+    /// local becomes an object, so that what the branch learns about it is remembered.
+    fn eval_in_cond(&self, st: &mut State, op: &Operand) -> Value {
+        let v = self.eval(st, op);
+        let Operand::Copy(place) = op else { return v };
+        let materialize = match place {
+            Place::Local(l) => {
+                let local = self.body.local(*l);
+                local.is_object && local.kind != LocalKind::Temp
+            }
+            _ => true,
+        };
+        if v == Value::Unknown && materialize {
+            return self.obj_of(st, op).map_or(Value::Unknown, Value::Obj);
+        }
+        v
     }
 
     fn split_truthy(

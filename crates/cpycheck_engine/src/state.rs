@@ -106,6 +106,8 @@ pub struct State {
     pub env: BTreeMap<Place, Value>,
     pub objs: Vec<Option<Obj>>,
     pub statuses: Vec<Option<Status>>,
+    /// Identity facts learnt from branches: `(a, b, equal)` with `a < b`.
+    pub eq_facts: Vec<(ObjId, ObjId, bool)>,
     /// Branch decisions on this path.
     pub path: History,
     pub seq: u32,
@@ -157,6 +159,24 @@ impl State {
             .enumerate()
             .filter(|(_, o)| o.is_some())
             .map(|(i, _)| ObjId(i as u32))
+    }
+
+    /// What is known of `a == b` on this path.
+    pub fn identical(&self, a: ObjId, b: ObjId) -> Option<bool> {
+        if a == b {
+            return Some(true);
+        }
+        let key = (a.min(b), a.max(b));
+        self.eq_facts
+            .iter()
+            .find(|f| (f.0, f.1) == key)
+            .map(|f| f.2)
+    }
+
+    pub fn add_eq_fact(&mut self, a: ObjId, b: ObjId, equal: bool) {
+        if a != b && self.identical(a, b).is_none() {
+            self.eq_facts.push((a.min(b), a.max(b), equal));
+        }
     }
 
     /// Whether the object is known not to exist (NULL) on this path.
@@ -249,6 +269,17 @@ impl State {
                 (c, s.classes).hash(&mut h);
             }
         }
+        let mut facts: Vec<(u32, u32, bool)> = self
+            .eq_facts
+            .iter()
+            .filter_map(|&(a, b, eq)| {
+                let ca = (*obj_map.get(a.0 as usize)?)?;
+                let cb = (*obj_map.get(b.0 as usize)?)?;
+                Some((ca.min(cb), ca.max(cb), eq))
+            })
+            .collect();
+        facts.sort_unstable();
+        facts.hash(&mut h);
         h.finish()
     }
 }

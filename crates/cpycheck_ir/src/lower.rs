@@ -219,6 +219,24 @@ impl Lowerer<'_, '_> {
                 self.expr_stmt(e);
                 self.end_statement(s.span);
             }
+            StmtKind::Decl(decls) if self.macro_misparsed_as_type(decls) => {
+                // `STMT_MACRO x = f();` — a statement macro of the file used without a `;`
+                // parses as a declaration whose type is the macro: expand the macro, then
+                // the declarators are plain expressions on existing variables.
+                let name = decls[0].ty.base.clone();
+                let use_site = Expr {
+                    kind: ExprKind::Ident(name),
+                    span: s.span,
+                };
+                self.expr_stmt(&use_site);
+                for d in decls {
+                    if let Some(init) = &d.init {
+                        let dest = self.lookup(&d.name);
+                        self.assign_expr(dest, init, d.span);
+                    }
+                }
+                self.end_statement(s.span);
+            }
             StmtKind::Decl(decls) => {
                 for d in decls {
                     if d.is_static {
@@ -403,6 +421,19 @@ impl Lowerer<'_, '_> {
             return None;
         }
         Some((name.to_string(), m.expand(args, e.span)?))
+    }
+
+    fn macro_misparsed_as_type(&self, decls: &[cpycheck_syntax::Decl]) -> bool {
+        let Some(first) = decls.first() else {
+            return false;
+        };
+        first.ty.pointers == 0
+            && !first.ty.array
+            && self
+                .cx
+                .macros
+                .get(&first.ty.base)
+                .is_some_and(|m| m.params.is_none() && m.as_expr().is_none())
     }
 
     /// An expression in statement position: statement macros are recognised here.
@@ -709,21 +740,12 @@ impl Lowerer<'_, '_> {
                     Operand::Other
                 }
             }
-            ExprKind::Binary {
-                op: BinOp::And | BinOp::Or,
-                ..
-            } => {
-                // A short-circuit in value context: lower its control flow, value unknown.
-                let t = self.new_block();
-                let f = self.new_block();
-                let join = self.new_block();
-                self.cond(e, t, f);
-                self.current = t;
-                self.goto_and_switch(join, e.span);
-                self.current = f;
-                self.goto_and_switch(join, e.span);
-                Operand::Other
+            ExprKind::Binary { op, .. }
+                if matches!(op, BinOp::And | BinOp::Or) || cmp_op(*op).is_some() =>
+            {
+                self.truth_value(e)
             }
+            ExprKind::Unary { op: UnOp::Not, .. } => self.truth_value(e),
             ExprKind::Binary { op, lhs, rhs } => {
                 let l = self.operand(lhs);
                 let _ = self.operand(rhs);
@@ -762,7 +784,8 @@ impl Lowerer<'_, '_> {
                     }
                     Operand::Other
                 }
-                UnOp::Not | UnOp::Plus | UnOp::BitNot => {
+                UnOp::Not => unreachable!("lowered by truth_value"),
+                UnOp::Plus | UnOp::BitNot => {
                     let _ = self.operand(operand);
                     Operand::Other
                 }
@@ -799,6 +822,30 @@ impl Lowerer<'_, '_> {
                 Operand::Other
             }
         }
+    }
+
+    /// A condition in value context (`ok = (x != NULL)`), lowered as a compiler does: a
+    /// branch that stores 1 or 0, so the path remembers what was tested.
+    fn truth_value(&mut self, e: &Expr) -> Operand {
+        let t = self.new_block();
+        let f = self.new_block();
+        let join = self.new_block();
+        let tmp = self.temp(false);
+        self.cond(e, t, f);
+        for (b, v) in [(t, 1), (f, 0)] {
+            self.current = b;
+            let value = Rvalue::Use(Operand::Int(v));
+            self.emit(
+                StatementKind::Assign {
+                    dest: tmp.clone(),
+                    value,
+                },
+                e.span,
+            );
+            self.goto_and_switch(join, e.span);
+        }
+        self.current = join;
+        Operand::Copy(tmp)
     }
 
     fn call_operand(&mut self, callee: &Expr, args: &[Expr], span: Span) -> Operand {

@@ -44,7 +44,10 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         }
     };
     let model = cpycheck_syntax::parse(&prepared.text);
-    if model.functions.is_empty() && model.error_regions > 10 {
+    // A header with no function bodies is just declarations we could not all read (C++,
+    // platform SDK typedefs); any other file like that is not C at all.
+    let is_header = [".h", ".hh", ".hpp"].iter().any(|ext| path.ends_with(ext));
+    if model.functions.is_empty() && model.error_regions > 10 && !is_header {
         report.error = Some(format!(
             "does not look like C: no function definitions and {} parse errors",
             model.error_regions

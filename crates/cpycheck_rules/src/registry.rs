@@ -32,7 +32,7 @@ impl RuleMeta {
 
 /// Declares a rule: a unit struct carrying its doc comment as [`RuleMeta`].
 ///
-/// ```ignore
+/// ```text
 /// declare_rule! {
 ///     /// ## What it does
 ///     /// ...
