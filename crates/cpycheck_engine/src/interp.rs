@@ -170,6 +170,16 @@ impl<'a> Interp<'a> {
             FindingKind::Reveal { state } => (tag, span, Span::default(), state.clone()),
             _ => (tag, span, Span::default(), name),
         };
+        // Two objects leaked through the same variable at the same exit are one finding.
+        let same_exit = tag == 0
+            && self.findings.iter().any(|f| {
+                matches!(f.kind, FindingKind::Leak { .. })
+                    && f.span == span
+                    && f.object.name.as_deref().unwrap_or("") == key.3
+            });
+        if same_exit {
+            return;
+        }
         if !self.seen_findings.insert(key.clone()) {
             if tag == 0
                 && let Some(f) = self.findings.iter_mut().find(|f| {
