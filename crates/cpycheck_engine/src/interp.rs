@@ -172,6 +172,7 @@ impl<'a> Interp<'a> {
         };
         // Two objects leaked through the same variable at the same exit are one finding.
         let same_exit = tag == 0
+            && !key.3.is_empty()
             && self.findings.iter().any(|f| {
                 matches!(f.kind, FindingKind::Leak { .. })
                     && f.span == span
