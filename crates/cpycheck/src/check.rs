@@ -16,7 +16,7 @@ pub const TEST_PANIC_ENV: &str = "CPYCHECK_TEST_PANIC_ON";
 
 /// Stack size of the analysis threads. Deeply nested input should be handled by bounded
 /// recursion in the analysis crates; this is the safety margin behind that.
-const STACK_SIZE: usize = 256 * 1024 * 1024;
+const STACK_SIZE: usize = 64 * 1024 * 1024;
 
 /// A file to analyse, or a path that could not be searched.
 #[derive(Debug)]
