@@ -29,6 +29,8 @@ pub enum DebugCommand {
     DumpTree(DebugArgs),
     /// The syntax model: functions, registrations, object types, skipped functions
     DumpModel(DebugArgs),
+    /// The control-flow graph (IR) of every function, as the ownership engine sees it
+    DumpCfg(DebugArgs),
 }
 
 #[derive(Debug, clap::Args)]

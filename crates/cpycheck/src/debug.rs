@@ -1,4 +1,4 @@
-//! `cpycheck debug dump-tree|dump-model FILE`: the intermediate stages, for one file.
+//! `cpycheck debug dump-tree|dump-model|dump-cfg FILE`: the intermediate stages, for one file.
 
 use cpycheck_source::{PrepOptions, prepare};
 
@@ -6,7 +6,16 @@ use crate::args::{DebugArgs, DebugCommand};
 
 /// Runs a debug command; the error is a message for the user.
 pub fn run(command: &DebugCommand) -> Result<String, String> {
+    if let DebugCommand::DumpCfg(args) = command {
+        let display = args.file.display();
+        let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
+        let settings = cpycheck_rules::Settings {
+            python_version: args.python_version,
+        };
+        return Ok(cpycheck_rules::dump_cfg(&bytes, &settings));
+    }
     let (args, stage): (&DebugArgs, fn(&str) -> String) = match command {
+        DebugCommand::DumpCfg(_) => unreachable!("handled above"),
         DebugCommand::DumpTree(args) => (args, cpycheck_syntax::dump_tree),
         DebugCommand::DumpModel(args) => (args, |text| {
             cpycheck_syntax::dump_model(&cpycheck_syntax::parse(text))

@@ -897,6 +897,15 @@ fn debug_dumps() {
     );
     assert_eq!(model.code, 0, "{}", model.stderr);
     assert!(model.stdout.contains("mod_subtract("), "{}", model.stdout);
+    let cfg = run(dir.path(), &["debug", "dump-cfg", "leak.c"]);
+    assert_eq!(cfg.code, 0, "{}", cfg.stderr);
+    assert!(
+        cfg.stdout
+            .contains("fn mod_subtract (returns object: true)"),
+        "{}",
+        cfg.stdout
+    );
+    assert!(cfg.stdout.contains("PyLong_FromLong("), "{}", cfg.stdout);
 
     let missing = run(dir.path(), &["debug", "dump-model", "missing.c"]);
     assert_eq!(missing.code, 2);
