@@ -26,11 +26,14 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum DebugCommand {
     /// The tree-sitter tree of the prepared source
-    DumpTree(DebugArgs),
+    #[command(name = "dump-tree")]
+    Tree(DebugArgs),
     /// The syntax model: functions, registrations, object types, skipped functions
-    DumpModel(DebugArgs),
+    #[command(name = "dump-model")]
+    Model(DebugArgs),
     /// The control-flow graph (IR) of every function, as the ownership engine sees it
-    DumpCfg(DebugArgs),
+    #[command(name = "dump-cfg")]
+    Cfg(DebugArgs),
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,7 @@ use crate::args::{DebugArgs, DebugCommand};
 
 /// Runs a debug command; the error is a message for the user.
 pub fn run(command: &DebugCommand) -> Result<String, String> {
-    if let DebugCommand::DumpCfg(args) = command {
+    if let DebugCommand::Cfg(args) = command {
         let display = args.file.display();
         let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
         let settings = cpycheck_rules::Settings {
@@ -15,9 +15,9 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
         return Ok(cpycheck_rules::dump_cfg(&bytes, &settings));
     }
     let (args, stage): (&DebugArgs, fn(&str) -> String) = match command {
-        DebugCommand::DumpCfg(_) => unreachable!("handled above"),
-        DebugCommand::DumpTree(args) => (args, cpycheck_syntax::dump_tree),
-        DebugCommand::DumpModel(args) => (args, |text| {
+        DebugCommand::Cfg(_) => unreachable!("handled above"),
+        DebugCommand::Tree(args) => (args, cpycheck_syntax::dump_tree),
+        DebugCommand::Model(args) => (args, |text| {
             cpycheck_syntax::dump_model(&cpycheck_syntax::parse(text))
         }),
     };
