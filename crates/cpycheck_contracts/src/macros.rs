@@ -27,6 +27,9 @@ pub enum MacroKind {
     NoOp,
     /// `cpycheck_reveal(x)`: a no-op that makes the engine report what it knows about `x`.
     Reveal,
+    /// A compiler builtin whose value is its first argument (`__builtin_expect(e, 1)`, what
+    /// `likely(e)` expands to).
+    Identity,
 }
 
 const MACROS: &[(&str, MacroKind)] = &[
@@ -57,6 +60,7 @@ const MACROS: &[(&str, MacroKind)] = &[
     ("Py_XINCREF", MacroKind::IncRef { nullable: true }),
     ("Py_XNewRef", MacroKind::NewRef { nullable: true }),
     ("Py_XSETREF", MacroKind::SetRef { nullable: true }),
+    ("__builtin_expect", MacroKind::Identity),
     ("cpycheck_reveal", MacroKind::Reveal),
 ];
 

@@ -493,6 +493,19 @@ impl Lowerer<'_, '_> {
     }
 
     fn cond(&mut self, e: &Expr, t: BlockId, f: BlockId) {
+        if let Some((name, stmts)) = self.local_expansion(e)
+            && let [
+                Stmt {
+                    kind: StmtKind::Expr(inner),
+                    ..
+                },
+            ] = stmts.as_slice()
+        {
+            self.expanding.push(name);
+            self.cond(inner, t, f);
+            self.expanding.pop();
+            return;
+        }
         match &e.kind {
             ExprKind::Unary {
                 op: UnOp::Not,
@@ -531,6 +544,12 @@ impl Lowerer<'_, '_> {
                 self.cond(items.last().unwrap(), t, f);
             }
             ExprKind::Cast { expr, .. } => self.cond(expr, t, f),
+            ExprKind::Call { callee, args }
+                if callee.as_ident().and_then(lookup_macro) == Some(MacroKind::Identity)
+                    && !args.is_empty() =>
+            {
+                self.cond(&args[0], t, f)
+            }
             _ => {
                 let op = self.operand(e);
                 self.branch(Cond::Truthy(op), t, f, e.span);
@@ -1019,6 +1038,14 @@ impl Lowerer<'_, '_> {
             }
             MacroKind::NoOp => {
                 self.macro_value = Some(Operand::Other);
+                true
+            }
+            MacroKind::Identity => {
+                let Some(a) = arg(0) else { return false };
+                for extra in &args[1..] {
+                    let _ = self.operand(extra);
+                }
+                self.macro_value = Some(self.operand(a));
                 true
             }
             MacroKind::ReturnSingleton(_) | MacroKind::ReturnNew | MacroKind::Singleton => false,
