@@ -67,7 +67,9 @@ fn lex(text: &str) -> Option<Vec<Tok>> {
     Some(out)
 }
 
-fn parse_int(t: &str) -> Option<i64> {
+/// The value of a C integer literal (`0x1F`, `010`, `0b1`, `1'000`, suffixes ignored), as
+/// cpp reads it: the bits of the unsigned value.
+pub fn parse_int(t: &str) -> Option<i64> {
     let t = t.replace('\'', "");
     let t = t.trim_end_matches(['u', 'U', 'l', 'L']);
     let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {

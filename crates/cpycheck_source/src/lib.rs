@@ -21,5 +21,6 @@ mod lex;
 mod prep;
 mod span;
 
+pub use cond::parse_int as parse_c_int_literal;
 pub use prep::{Define, PrepError, PrepOptions, Prepared, Rewrite, RewriteKind, prepare};
 pub use span::{LineIndex, Span};

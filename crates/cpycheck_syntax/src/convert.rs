@@ -687,21 +687,7 @@ pub fn parse_c_int(text: &str) -> Option<i64> {
 }
 
 fn parse_unsigned(text: &str) -> Option<i64> {
-    let t = text.replace('\'', "");
-    let t = t.trim_end_matches(['u', 'U', 'l', 'L']);
-    let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        (h, 16)
-    } else if let Some(b) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
-        (b, 2)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (&t[1..], 8)
-    } else {
-        (t, 10)
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    u64::from_str_radix(digits, radix).ok().map(|v| v as i64)
+    cpycheck_source::parse_c_int_literal(text)
 }
 
 /// Value of a simple C character literal (`'a'`, `'\n'`, `'\x41'`, `'\0'`).
