@@ -278,7 +278,6 @@ impl<'a> Interp<'a> {
         match op {
             Operand::Copy(p) => self.read(st, p),
             Operand::Null => Value::Null,
-            Operand::Int(0) => Value::Int(0),
             Operand::Int(i) => Value::Int(*i),
             Operand::AddrOf(_) | Operand::Str(_) | Operand::Other => Value::Unknown,
         }
@@ -712,12 +711,6 @@ impl<'a> Interp<'a> {
                 }
             }
         }
-        // Arguments past the format's units keep `None` (unknown) so nothing is built on them.
-        for r in roles.iter_mut().skip(start) {
-            if r.is_none() && !parse {
-                *r = None;
-            }
-        }
         roles
     }
 
@@ -756,7 +749,7 @@ impl<'a> Interp<'a> {
                 if let (Value::Obj(id), Some(s)) = (v, success) {
                     st.obj_mut(id).exists_if = Some(s);
                 }
-                self.assign_local_or_store(st, place, v, span);
+                self.assign_local_or_store(st, place, v);
             }
             Some(ArgEffect::Replace { .. }) => {
                 // The old reference is consumed, a new one takes its place.
@@ -766,7 +759,7 @@ impl<'a> Interp<'a> {
                     o.escaped = true;
                 }
                 let v = self.fresh(st, OriginKind::New, name, span, 1, Nullness::Maybe);
-                self.assign_local_or_store(st, place, v, span);
+                self.assign_local_or_store(st, place, v);
             }
             Some(ArgEffect::Borrow) | Some(ArgEffect::Store) => {}
             Some(ArgEffect::Steal | ArgEffect::StealOnSuccess) | None => {
@@ -782,7 +775,7 @@ impl<'a> Interp<'a> {
 
     /// Binds an out-parameter result: the call writes through the pointer, so the place
     /// holds the reference (no ownership transfer, whatever the place is).
-    fn assign_local_or_store(&mut self, st: &mut State, place: &Place, v: Value, _span: Span) {
+    fn assign_local_or_store(&mut self, st: &mut State, place: &Place, v: Value) {
         self.invalidate_derived(st, place);
         st.env.insert(place.clone(), v);
         if let (Value::Obj(id), Place::Local(l)) = (v, place) {
@@ -888,7 +881,6 @@ impl<'a> Interp<'a> {
                     o.owned = o.owned.saturating_sub(1);
                     self.returns |= RET_OTHER;
                 }
-                Value::Null | Value::Int(0) => self.returns |= RET_OTHER,
                 _ => self.returns |= RET_OTHER,
             }
         }

@@ -765,15 +765,11 @@ impl Lowerer<'_, '_> {
                 self.truth_value(e)
             }
             ExprKind::Unary { op: UnOp::Not, .. } => self.truth_value(e),
-            ExprKind::Binary { op, lhs, rhs } => {
-                let l = self.operand(lhs);
+            ExprKind::Binary { lhs, rhs, .. } => {
+                // Arithmetic (pointer arithmetic included) gives an unknown value.
+                let _ = self.operand(lhs);
                 let _ = self.operand(rhs);
-                // Pointer arithmetic keeps pointing into the same object only for `p + 0`;
-                // everything else is an unknown value.
-                match (op, &l) {
-                    (BinOp::Add | BinOp::Sub, Operand::Int(_)) => Operand::Other,
-                    _ => Operand::Other,
-                }
+                Operand::Other
             }
             ExprKind::Unary { op, operand } => match op {
                 UnOp::AddrOf => match self.place(operand) {

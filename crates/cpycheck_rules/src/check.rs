@@ -33,17 +33,13 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         source: same_length_text(bytes),
         ..FileReport::default()
     };
-    let opts = cpycheck_source::PrepOptions {
-        python_version: settings.python_version,
-    };
-    let prepared = match cpycheck_source::prepare(bytes, &opts) {
-        Ok(p) => p,
+    let (model, macros) = match front_end(bytes, settings) {
+        Ok(parsed) => parsed,
         Err(e) => {
             report.error = Some(e.to_string());
             return report;
         }
     };
-    let model = cpycheck_syntax::parse(&prepared.text);
     // A header with no function bodies is just declarations we could not all read (C++,
     // platform SDK typedefs); any other file like that is not C at all.
     let is_header = [".h", ".hh", ".hpp"].iter().any(|ext| path.ends_with(ext));
@@ -54,7 +50,6 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         ));
         return report;
     }
-    let macros = local_macros(&prepared);
     let cx = LowerContext {
         source: &report.source,
         object_types: &model.object_types,
@@ -100,16 +95,11 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
 
 /// The CFG of every function in the file, as text (`cpycheck debug dump-cfg`).
 pub fn dump_cfg(bytes: &[u8], settings: &Settings) -> String {
-    let opts = cpycheck_source::PrepOptions {
-        python_version: settings.python_version,
-    };
-    let prepared = match cpycheck_source::prepare(bytes, &opts) {
-        Ok(p) => p,
+    let (model, macros) = match front_end(bytes, settings) {
+        Ok(parsed) => parsed,
         Err(e) => return format!("error: {e}\n"),
     };
     let source = same_length_text(bytes);
-    let model = cpycheck_syntax::parse(&prepared.text);
-    let macros = local_macros(&prepared);
     let cx = LowerContext {
         source: &source,
         object_types: &model.object_types,
@@ -126,15 +116,25 @@ pub fn dump_cfg(bytes: &[u8], settings: &Settings) -> String {
     out
 }
 
-fn local_macros(prepared: &cpycheck_source::Prepared) -> LocalMacros {
-    LocalMacros::new(
+/// Source prep, the syntax model and the file's own macros: what lowering needs.
+fn front_end(
+    bytes: &[u8],
+    settings: &Settings,
+) -> Result<(FileModel, LocalMacros), cpycheck_source::PrepError> {
+    let opts = cpycheck_source::PrepOptions {
+        python_version: settings.python_version,
+    };
+    let prepared = cpycheck_source::prepare(bytes, &opts)?;
+    let model = cpycheck_syntax::parse(&prepared.text);
+    let macros = LocalMacros::new(
         prepared.defines.iter().map(|d| DefineText {
             name: &d.name,
             params: d.params.as_deref(),
             body: &d.body,
         }),
         |name| lookup_macro(name).is_some() || cpycheck_contracts::lookup(name).is_some(),
-    )
+    );
+    Ok((model, macros))
 }
 
 /// The file's text with each invalid UTF-8 byte replaced by `?`, so offsets stay those of the
