@@ -1,5 +1,6 @@
 //! Runs the pipeline over one file.
 
+use crate::registry::{Check, FileContext, FileFinding, RuleMeta};
 use crate::rules::ENTRIES;
 use cpycheck_contracts::macros::lookup_macro;
 use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, TraceStep};
@@ -89,6 +90,24 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
             report.diagnostics.push(d);
         }
     }
+    let fcx = FileContext {
+        path,
+        source: &report.source,
+        model: &model,
+        bodies: &bodies,
+        python_version: settings.python_version,
+    };
+    let mut file_diagnostics = Vec::new();
+    for rule in ENTRIES {
+        if let Check::File(check) = rule.check {
+            file_diagnostics.extend(
+                check(&fcx)
+                    .into_iter()
+                    .map(|f| file_diagnostic(&rule.meta, f)),
+            );
+        }
+    }
+    report.diagnostics.extend(file_diagnostics);
     report.sort();
     report
 }
@@ -271,7 +290,10 @@ fn to_diagnostic(source: &LineIndex, function: &str, f: &Finding) -> Option<Diag
         });
     }
     ENTRIES.iter().find_map(|rule| {
-        let m = (rule.check)(f)?;
+        let Check::Finding(check) = rule.check else {
+            return None;
+        };
+        let m = check(f)?;
         Some(Diagnostic {
             code: rule.meta.code,
             rule: rule.meta.name,
@@ -292,4 +314,19 @@ fn to_diagnostic(source: &LineIndex, function: &str, f: &Finding) -> Option<Diag
                 .collect(),
         })
     })
+}
+
+fn file_diagnostic(meta: &RuleMeta, f: FileFinding) -> Diagnostic {
+    Diagnostic {
+        code: meta.code,
+        rule: meta.name,
+        severity: Severity::Warning,
+        message: f.message.message,
+        span: f.span,
+        function: f.function,
+        labels: f.message.labels,
+        help: f.message.help,
+        notes: f.notes,
+        trace: f.trace,
+    }
 }

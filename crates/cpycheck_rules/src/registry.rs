@@ -95,10 +95,65 @@ impl Message {
     }
 }
 
-/// A rule and the function that turns engine findings into its messages.
+/// A rule and how it finds things.
 pub(crate) struct RuleEntry {
     pub meta: RuleMeta,
-    pub check: fn(&cpycheck_engine::Finding) -> Option<Message>,
+    pub check: Check,
+}
+
+/// The two kinds of rules.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// Path rules turn the ownership engine's findings into messages (`None`: not this
+    /// rule's kind of finding).
+    Finding(fn(&cpycheck_engine::Finding) -> Option<Message>),
+    /// File rules look at the whole file: its syntax model and the lowered functions (type
+    /// objects, method tables, format strings).
+    File(fn(&FileContext<'_>) -> Vec<FileFinding>),
+}
+
+/// What a file rule sees.
+pub struct FileContext<'a> {
+    pub path: &'a str,
+    /// The file's text after source prep (same length as on disk).
+    pub source: &'a str,
+    pub model: &'a cpycheck_syntax::FileModel,
+    /// Every function without parse error regions, lowered to the IR.
+    pub bodies: &'a [cpycheck_ir::Body],
+    pub python_version: (u8, u8),
+}
+
+/// One finding of a file rule.
+#[derive(Clone, Debug)]
+pub struct FileFinding {
+    pub span: cpycheck_diagnostics::Span,
+    /// The C function the finding is in or about, when there is one.
+    pub function: Option<String>,
+    pub message: Message,
+    pub notes: Vec<String>,
+    pub trace: Vec<cpycheck_diagnostics::TraceStep>,
+}
+
+impl FileFinding {
+    pub fn new(span: cpycheck_diagnostics::Span, message: Message) -> FileFinding {
+        FileFinding {
+            span,
+            function: None,
+            message,
+            notes: Vec::new(),
+            trace: Vec::new(),
+        }
+    }
+
+    pub fn in_function(mut self, function: impl Into<String>) -> FileFinding {
+        self.function = Some(function.into());
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> FileFinding {
+        self.notes.push(note.into());
+        self
+    }
 }
 
 /// How messages name an object: its variable, or the call that produced it.

@@ -1,5 +1,9 @@
 //! One file per rule. Adding a rule: its file here, one line in `register_rules!` below, a
 //! fixture folder `fixtures/CPYxxx/`.
+//!
+//! A rule declares `const CHECK: Check`: either `Check::Finding` (it turns ownership-engine
+//! findings into messages) or `Check::File` (it inspects the file's syntax model and lowered
+//! functions itself).
 
 use crate::registry::{RuleEntry, RuleMeta};
 
@@ -14,7 +18,7 @@ macro_rules! register_rules {
         /// Every rule, in code order.
         pub static ALL: &[RuleMeta] = &[$(<$rule>::META),*];
         /// Every rule with the function that turns engine findings into its diagnostics.
-        pub(crate) static ENTRIES: &[RuleEntry] = &[$(RuleEntry { meta: <$rule>::META, check: <$rule>::check }),*];
+        pub(crate) static ENTRIES: &[RuleEntry] = &[$(RuleEntry { meta: <$rule>::META, check: <$rule>::CHECK }),*];
     };
 }
 

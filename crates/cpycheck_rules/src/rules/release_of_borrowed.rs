@@ -1,5 +1,5 @@
 use crate::declare_rule;
-use crate::registry::{Message, object_name};
+use crate::registry::{Check, Message, object_name};
 use cpycheck_engine::{Finding, FindingKind, OriginKind};
 
 declare_rule! {
@@ -34,7 +34,9 @@ declare_rule! {
 }
 
 impl ReleaseOfBorrowed {
-    pub(crate) fn check(f: &Finding) -> Option<Message> {
+    pub(crate) const CHECK: Check = Check::Finding(Self::check);
+
+    fn check(f: &Finding) -> Option<Message> {
         let FindingKind::ReleaseOfBorrowed { stolen_by } = &f.kind else {
             return None;
         };

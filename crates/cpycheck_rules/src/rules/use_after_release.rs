@@ -1,5 +1,5 @@
 use crate::declare_rule;
-use crate::registry::{Message, object_name};
+use crate::registry::{Check, Message, object_name};
 use cpycheck_engine::{Finding, FindingKind};
 
 declare_rule! {
@@ -37,7 +37,9 @@ declare_rule! {
 }
 
 impl UseAfterRelease {
-    pub(crate) fn check(f: &Finding) -> Option<Message> {
+    pub(crate) const CHECK: Check = Check::Finding(Self::check);
+
+    fn check(f: &Finding) -> Option<Message> {
         let FindingKind::UseAfterRelease {
             released_at,
             release,
