@@ -11,6 +11,7 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
         let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
         let settings = cpycheck_rules::Settings {
             python_version: args.python_version,
+            ..cpycheck_rules::Settings::default()
         };
         return Ok(cpycheck_rules::dump_cfg(&bytes, &settings));
     }

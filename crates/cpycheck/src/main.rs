@@ -49,6 +49,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     };
     let settings = Settings {
         python_version: args.python_version,
+        ..Settings::default()
     };
     isolation::install_panic_hook();
     let reports = check::check_paths(&args.paths, &settings, &filter);

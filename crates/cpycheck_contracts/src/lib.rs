@@ -4,6 +4,7 @@
 //! hand-maintained `data/corrections.toml` by [`codegen::generate`] (`cargo xtask codegen`).
 //! The engine never matches on API names: everything it knows about an API is here.
 
+pub mod annotation;
 pub mod codegen;
 mod generated;
 pub mod macros;

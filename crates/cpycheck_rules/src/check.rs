@@ -2,6 +2,7 @@
 
 use crate::registry::{Check, FileContext, FileFinding, RuleMeta};
 use crate::rules::ENTRIES;
+use cpycheck_contracts::annotation::Annotation;
 use cpycheck_contracts::macros::lookup_macro;
 use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, TraceStep};
 use cpycheck_engine::{EngineContext, Finding, FindingKind, ReturnSummary, analyze};
@@ -10,19 +11,23 @@ use cpycheck_ir::{
 };
 use cpycheck_source::LineIndex;
 use cpycheck_syntax::{FileModel, RegistrationKind};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Settings that affect analysis results.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Target Python version for `#if PY_VERSION_HEX` and versioned contracts.
     pub python_version: (u8, u8),
+    /// Contracts the user declared for functions by name (configuration file), in addition to
+    /// the C-API table and to `/* cpycheck: ... */` comments in the sources.
+    pub contracts: BTreeMap<String, Vec<Annotation>>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             python_version: (3, 13),
+            contracts: BTreeMap::new(),
         }
     }
 }
