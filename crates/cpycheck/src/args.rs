@@ -34,6 +34,9 @@ pub enum DebugCommand {
     /// The control-flow graph (IR) of every function, as the ownership engine sees it
     #[command(name = "dump-cfg")]
     Cfg(DebugArgs),
+    /// The contract of every function: inferred from its body, or declared
+    #[command(name = "dump-summaries")]
+    Summaries(DebugArgs),
 }
 
 #[derive(Debug, clap::Args)]

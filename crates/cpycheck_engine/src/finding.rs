@@ -14,6 +14,8 @@ pub enum OriginKind {
     Param,
     /// A parameter of a static helper: its contract is not known.
     HelperParam,
+    /// A parameter whose reference the function's declared contract takes over.
+    StolenParam,
     /// A borrowed reference to an immortal singleton (`Py_None`, ...).
     Singleton,
     /// An out-parameter filled by a call (`PyArg_ParseTuple` "O": borrowed).
@@ -38,7 +40,10 @@ impl OriginKind {
     }
 
     pub fn is_new(self) -> bool {
-        matches!(self, OriginKind::New | OriginKind::OutNew)
+        matches!(
+            self,
+            OriginKind::New | OriginKind::OutNew | OriginKind::StolenParam
+        )
     }
 }
 
@@ -78,6 +83,10 @@ pub enum FindingKind {
     },
     /// `cpycheck_reveal(x)`: the engine's knowledge of `x` at that point.
     Reveal { state: String },
+    /// The paths of a helper disagree about its contract (the object is the function).
+    InconsistentContract {
+        detail: crate::summary::Inconsistency,
+    },
 }
 
 /// One step of the path behind a finding.

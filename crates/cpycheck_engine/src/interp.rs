@@ -5,7 +5,8 @@ use crate::budget;
 use crate::finding::{Finding, FindingKind, ObjectDesc, OriginKind, Step};
 use crate::formats::{BuildArg, ParseArg, parse_args_format, parse_build_format};
 use crate::state::*;
-use crate::{EngineContext, FunctionResult, ReturnSummary};
+use crate::summary::{Inconsistency, ParamSummary, ReturnSummary, Summary, SummarySource};
+use crate::{EngineContext, FunctionResult};
 use cpycheck_contracts::macros::{MacroKind, lookup_macro};
 use cpycheck_contracts::{ArgEffect, Contract, ErrorConvention, Returns, Varargs};
 use cpycheck_ir::{
@@ -18,7 +19,36 @@ use std::rc::Rc;
 /// What the callee of a call is known to do.
 enum Resolved<'c> {
     Api(&'c Contract),
-    User(ReturnSummary),
+    User(Summary),
+    Unknown,
+}
+
+/// What one path that returns tells about the function's contract.
+struct ReturnPath {
+    span: Span,
+    outcome: Outcome,
+    /// Per parameter: what happened to the caller's reference.
+    params: Vec<ParamFate>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Success,
+    Failure,
+    Either,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ParamFate {
+    Kept {
+        escaped: bool,
+    },
+    Consumed(Span),
+    /// The parameter itself is returned without a reference of its own: borrowed, or the
+    /// caller's reference handed back as the result (which the other paths decide).
+    Returned(Span),
+    /// NULL on this path: there is no reference to take over.
+    Null,
     Unknown,
 }
 
@@ -28,11 +58,28 @@ pub(crate) struct Interp<'a> {
     findings: Vec<Finding>,
     seen_findings: HashSet<(u8, Span, Span, String)>,
     returns: u8,
+    /// The first return of a new and of a borrowed reference.
+    new_at: Option<Span>,
+    borrowed_at: Option<Span>,
+    /// The first `return param;` of a helper that holds no reference of its own.
+    param_returned_at: Option<Span>,
+    paths: Vec<ReturnPath>,
+    /// The body may run Python code: it calls the object protocol, an unknown function, or
+    /// releases a reference.
+    runs_python: bool,
 }
 
 const RET_NEW: u8 = 1;
 const RET_BORROWED: u8 = 2;
 const RET_OTHER: u8 = 4;
+/// `return NULL;`: says nothing about new or borrowed.
+const RET_NULL: u8 = 8;
+/// A helper returns one of its parameters: borrowed, unless other paths return new
+/// references (then the caller's reference is handed back).
+const RET_PARAM: u8 = 64;
+/// An int that is `-1` on this path / `>= 0` on this path / either (a fallible call's result).
+const RET_INT_ERR: u8 = 16;
+const RET_INT_OK: u8 = 32;
 
 impl<'a> Interp<'a> {
     pub(crate) fn run(body: &'a Body, cx: &'a EngineContext<'a>) -> FunctionResult {
@@ -42,13 +89,18 @@ impl<'a> Interp<'a> {
             findings: Vec::new(),
             seen_findings: HashSet::new(),
             returns: 0,
+            new_at: None,
+            borrowed_at: None,
+            param_returned_at: None,
+            paths: Vec::new(),
+            runs_python: false,
         };
         let mut incomplete = false;
         if body.blocks.len() > budget::MAX_BLOCKS {
             return FunctionResult {
                 findings: Vec::new(),
                 incomplete: true,
-                returns: ReturnSummary::Unknown,
+                summary: Summary::unknown(body.params.len()),
             };
         }
         let mut seen: Vec<HashSet<u64>> = vec![HashSet::new(); body.blocks.len()];
@@ -94,35 +146,234 @@ impl<'a> Interp<'a> {
                 Terminator::Unreachable => {}
             }
         }
-        let returns = match it.returns {
-            RET_NEW => ReturnSummary::New,
-            RET_BORROWED => ReturnSummary::Borrowed,
-            _ => ReturnSummary::Unknown,
+        let summary = if incomplete {
+            Summary::unknown(body.params.len())
+        } else {
+            it.infer_summary()
         };
         FunctionResult {
             findings: it.findings,
             incomplete,
-            returns,
+            summary,
         }
+    }
+
+    /// Whether this function's own contract is fixed from outside (registered with Python,
+    /// or declared by the user) rather than inferred from its body.
+    fn contract_is_fixed(&self) -> bool {
+        self.cx.registered || self.cx.declared.is_some()
+    }
+
+    /// The contract the body shows, and a finding where its paths disagree.
+    fn infer_summary(&mut self) -> Summary {
+        // `return param;` next to new references: the helper takes over the caller's
+        // reference and hands it back as its result (`x = convert(x)`).
+        let hands_back = self.returns & RET_NEW != 0;
+        if self.returns & RET_PARAM != 0 {
+            if hands_back {
+                self.returns |= RET_NEW;
+            } else {
+                self.returns |= RET_BORROWED;
+                if self.borrowed_at.is_none() {
+                    self.borrowed_at = self.param_returned_at;
+                }
+            }
+        }
+        for path in &mut self.paths {
+            for fate in &mut path.params {
+                if let ParamFate::Returned(at) = *fate {
+                    *fate = if hands_back {
+                        ParamFate::Consumed(at)
+                    } else {
+                        ParamFate::Kept { escaped: false }
+                    };
+                }
+            }
+        }
+        let r = self.returns & !(RET_NULL | RET_PARAM);
+        let returns = if r == RET_NEW {
+            ReturnSummary::New
+        } else if r == RET_BORROWED {
+            ReturnSummary::Borrowed
+        } else if r & (RET_INT_ERR | RET_INT_OK) != 0
+            && r & !(RET_INT_ERR | RET_INT_OK) == 0
+            && r & RET_INT_ERR != 0
+            && self.returns & RET_NULL == 0
+        {
+            ReturnSummary::Status
+        } else {
+            ReturnSummary::Unknown
+        };
+        if !self.contract_is_fixed()
+            && let (Some(new_at), Some(borrowed_at)) = (self.new_at, self.borrowed_at)
+        {
+            self.inconsistent(Inconsistency::Returns {
+                new_at,
+                borrowed_at,
+            });
+        }
+        let mut params = Vec::with_capacity(self.body.params.len());
+        for (i, &p) in self.body.params.iter().enumerate() {
+            let fates: Vec<(ParamFate, Outcome, Span)> = self
+                .paths
+                .iter()
+                .map(|r| {
+                    (
+                        r.params.get(i).copied().unwrap_or(ParamFate::Unknown),
+                        r.outcome,
+                        r.span,
+                    )
+                })
+                .collect();
+            let summary = if self.contract_is_fixed() || !self.body.local(p).is_object {
+                ParamSummary::Unknown
+            } else {
+                self.param_summary(i, &fates, returns)
+            };
+            params.push(summary);
+        }
+        Summary {
+            returns,
+            params,
+            runs_python: self.runs_python,
+            source: SummarySource::Inferred,
+        }
+    }
+
+    fn param_summary(
+        &mut self,
+        i: usize,
+        fates: &[(ParamFate, Outcome, Span)],
+        returns: ReturnSummary,
+    ) -> ParamSummary {
+        if fates.iter().any(|f| f.0 == ParamFate::Unknown) {
+            return ParamSummary::Unknown;
+        }
+        let fates: Vec<_> = fates
+            .iter()
+            .copied()
+            .filter(|f| f.0 != ParamFate::Null)
+            .collect();
+        if fates.is_empty() {
+            return ParamSummary::Unknown;
+        }
+        let consumed = |f: &ParamFate| matches!(f, ParamFate::Consumed(_));
+        if fates.iter().all(|f| consumed(&f.0)) {
+            return ParamSummary::Steal;
+        }
+        if !fates.iter().any(|f| consumed(&f.0)) {
+            let escaped = fates
+                .iter()
+                .any(|f| matches!(f.0, ParamFate::Kept { escaped: true }));
+            return if escaped {
+                ParamSummary::Store
+            } else {
+                ParamSummary::Borrow
+            };
+        }
+        // Consumed on some paths only: fine if exactly the successful ones.
+        let on_success = fates.iter().all(|&(f, outcome, _)| match outcome {
+            Outcome::Success => consumed(&f),
+            Outcome::Failure => !consumed(&f),
+            Outcome::Either => false,
+        });
+        if on_success {
+            return if returns == ReturnSummary::Status {
+                ParamSummary::StealOnSuccess
+            } else {
+                ParamSummary::Unknown
+            };
+        }
+        let steals_at = fates.iter().find_map(|f| match f.0 {
+            ParamFate::Consumed(at) => Some(at),
+            _ => None,
+        });
+        let keeps_at = fates.iter().find(|f| !consumed(&f.0)).map(|f| f.2);
+        if let (Some(steals_at), Some(keeps_at)) = (steals_at, keeps_at) {
+            let param = self.body.local(self.body.params[i]).name.clone();
+            self.inconsistent(Inconsistency::Steals {
+                param,
+                steals_at,
+                keeps_at,
+            });
+        }
+        ParamSummary::Unknown
+    }
+
+    fn inconsistent(&mut self, detail: Inconsistency) {
+        let (span, trace) = match &detail {
+            Inconsistency::Returns {
+                new_at,
+                borrowed_at,
+            } => (
+                *borrowed_at,
+                vec![
+                    Step {
+                        span: *new_at,
+                        message: "returns a new reference here".to_string(),
+                    },
+                    Step {
+                        span: *borrowed_at,
+                        message: "but a borrowed reference here".to_string(),
+                    },
+                ],
+            ),
+            Inconsistency::Steals {
+                param,
+                steals_at,
+                keeps_at,
+            } => (
+                *keeps_at,
+                vec![
+                    Step {
+                        span: *steals_at,
+                        message: format!("the caller's reference to `{param}` is taken over here"),
+                    },
+                    Step {
+                        span: *keeps_at,
+                        message: "but this path returns without taking it over".to_string(),
+                    },
+                ],
+            ),
+        };
+        self.findings.push(Finding {
+            kind: FindingKind::InconsistentContract { detail },
+            span,
+            object: ObjectDesc {
+                name: None,
+                origin: OriginKind::Unknown,
+                what: self.body.name.clone(),
+                origin_span: self.body.name_span,
+            },
+            trace,
+            also_at: Vec::new(),
+        });
     }
 
     fn initial_state(&self) -> State {
         let mut st = State::default();
-        for &p in &self.body.params {
+        for (i, &p) in self.body.params.iter().enumerate() {
             let local = self.body.local(p);
             if !local.is_object {
+                st.params.push(None);
                 continue;
             }
-            let origin = if self.cx.registered {
-                OriginKind::Param
-            } else {
-                OriginKind::HelperParam
+            let declared = self.cx.declared.map(|d| d.params.get(i).copied());
+            let (origin, owned) = match declared {
+                None if self.cx.registered => (OriginKind::Param, 0),
+                None => (OriginKind::HelperParam, 0),
+                // A parameter the declared contract steals is ours to release or hand on.
+                Some(Some(ParamSummary::Steal | ParamSummary::StealOnSuccess)) => {
+                    (OriginKind::StolenParam, 1)
+                }
+                Some(Some(ParamSummary::Unknown) | None) => (OriginKind::HelperParam, 0),
+                Some(Some(ParamSummary::Borrow | ParamSummary::Store)) => (OriginKind::Param, 0),
             };
             let id = st.alloc_obj(Obj {
                 origin,
                 what: local.name.as_str().into(),
                 origin_span: self.body.name_span,
-                owned: 0,
+                owned,
                 // `self` and the arguments of a registered function are never NULL, except
                 // the optional ones (`kwds`, METH_O/NOARGS `args`): unknown.
                 null: Nullness::Maybe,
@@ -134,8 +385,10 @@ impl<'a> Interp<'a> {
                 name: Some(local.name.as_str().into()),
                 history: None,
                 created: 0,
+                consumed: None,
             });
             st.env.insert(Place::Local(p), Value::Obj(id));
+            st.params.push(Some(id));
         }
         st
     }
@@ -161,6 +414,7 @@ impl<'a> Interp<'a> {
             FindingKind::BorrowedReturn { .. } => 3,
             FindingKind::UseAfterSteal { .. } => 4,
             FindingKind::Reveal { .. } => 5,
+            FindingKind::InconsistentContract { .. } => 6,
         };
         let name = o.name.as_deref().unwrap_or("").to_string();
         // A leak is reported once per object (its first leaking exit, the others as notes);
@@ -229,6 +483,7 @@ impl<'a> Interp<'a> {
             FindingKind::BorrowedReturn { .. } => "returned here without a new reference",
             FindingKind::UseAfterSteal { .. } => "used here after it was stolen",
             FindingKind::Reveal { .. } => "revealed here",
+            FindingKind::InconsistentContract { .. } => "here",
         };
         steps.push(Step {
             span: at,
@@ -330,6 +585,8 @@ impl<'a> Interp<'a> {
                 if o.owned > 0 {
                     o.owned -= 1;
                     self.event(st, id, span, format!("stored into `{name}`"));
+                } else if o.origin == OriginKind::HelperParam {
+                    o.consumed.get_or_insert(span);
                 }
             }
         }
@@ -493,6 +750,8 @@ impl<'a> Interp<'a> {
                 },
                 span,
             );
+        } else if o.origin == OriginKind::HelperParam {
+            o.consumed.get_or_insert(span);
         } else if o.origin.is_borrowed() {
             self.report(
                 st,
@@ -515,6 +774,8 @@ impl<'a> Interp<'a> {
                 o.stolen = Some((span, thief.into()));
             }
             self.event(st, id, span, format!("reference stolen by `{thief}`"));
+        } else if o.origin == OriginKind::HelperParam {
+            o.consumed.get_or_insert(span);
         } else if let Some((at, first)) = o.stolen.clone() {
             self.report(
                 st,
@@ -602,13 +863,22 @@ impl<'a> Interp<'a> {
                 Returns::Status(conv) => self.new_status(st, conv, &name),
                 Returns::Plain => Value::Unknown,
             },
-            Resolved::User(ReturnSummary::New) => {
-                self.fresh(st, OriginKind::New, &name, span, 1, Nullness::Maybe)
-            }
-            Resolved::User(ReturnSummary::Borrowed) => {
-                self.fresh(st, OriginKind::Borrowed, &name, span, 0, Nullness::Maybe)
-            }
-            Resolved::User(ReturnSummary::Unknown) | Resolved::Unknown => Value::Unknown,
+            Resolved::User(s) => match s.returns {
+                ReturnSummary::New => {
+                    self.fresh(st, OriginKind::New, &name, span, 1, Nullness::Maybe)
+                }
+                ReturnSummary::Borrowed => {
+                    self.fresh(st, OriginKind::Borrowed, &name, span, 0, Nullness::Maybe)
+                }
+                ReturnSummary::Status => self.new_status(st, ErrorConvention::NegOne, &name),
+                ReturnSummary::Unknown => Value::Unknown,
+            },
+            Resolved::Unknown => Value::Unknown,
+        };
+        self.runs_python |= match &resolved {
+            Resolved::Api(c) => c.runs_python,
+            Resolved::User(s) => s.runs_python,
+            Resolved::Unknown => true,
         };
         let status = match result {
             Value::Status(s) => Some(s),
@@ -625,9 +895,15 @@ impl<'a> Interp<'a> {
                         _ => Some(ArgEffect::Borrow),
                     }),
                 },
-                // Neither the user's own functions (until summaries say more) nor unknown
-                // functions are trusted with ownership: they may steal or store.
-                _ => None,
+                Resolved::User(s) => match s.params.get(i) {
+                    Some(ParamSummary::Borrow) => Some(ArgEffect::Borrow),
+                    Some(ParamSummary::Store) => Some(ArgEffect::Store),
+                    Some(ParamSummary::Steal) => Some(ArgEffect::Steal),
+                    Some(ParamSummary::StealOnSuccess) => Some(ArgEffect::StealOnSuccess),
+                    Some(ParamSummary::Unknown) | None => None,
+                },
+                // Unknown functions are not trusted with ownership: they may steal or store.
+                Resolved::Unknown => None,
             };
             if let Operand::AddrOf(place) = arg {
                 self.out_param(st, place, effect, status, &name, aspan);
@@ -819,6 +1095,9 @@ impl<'a> Interp<'a> {
                 _ => {}
             }
         }
+        for id in st.params.iter().flatten() {
+            reachable[id.0 as usize] = true;
+        }
         let dead: Vec<ObjId> = st
             .live_objs()
             .filter(|id| !reachable[id.0 as usize])
@@ -870,10 +1149,26 @@ impl<'a> Interp<'a> {
     }
 
     fn ret(&mut self, mut st: State, op: Option<&Operand>, span: Span) {
+        let mut outcome = Outcome::Either;
+        // A parameter handed back without a reference of its own (checked before the
+        // return below hands over whatever reference it has).
+        let returned_bare = match op.map(|op| self.eval(&mut st, op)) {
+            Some(Value::Obj(id)) if st.obj(id).owned == 0 => Some(id),
+            _ => None,
+        };
         if let Some(op) = op {
             let v = self.eval(&mut st, op);
             match v {
-                Value::Obj(id) if self.body.returns_object => self.return_obj(&mut st, id, span),
+                Value::Obj(id) if self.body.returns_object => {
+                    outcome = if st.is_null(id) {
+                        Outcome::Failure
+                    } else if st.is_non_null(id) {
+                        Outcome::Success
+                    } else {
+                        Outcome::Either
+                    };
+                    self.return_obj(&mut st, id, span)
+                }
                 Value::Obj(id) => {
                     // The return type is not recognised as an object pointer: whatever is
                     // returned is handed over, but nothing is claimed about the contract.
@@ -881,16 +1176,74 @@ impl<'a> Interp<'a> {
                     o.owned = o.owned.saturating_sub(1);
                     self.returns |= RET_OTHER;
                 }
+                Value::Null if self.body.returns_object => {
+                    outcome = Outcome::Failure;
+                    self.returns |= RET_NULL;
+                }
+                Value::Int(i) if !self.body.returns_object => {
+                    outcome = if i < 0 {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    self.returns |= if i < 0 { RET_INT_ERR } else { RET_INT_OK };
+                }
+                Value::Status(s) if !self.body.returns_object && st.status(s).err == NEG => {
+                    let classes = st.status(s).classes;
+                    if classes & NEG != 0 {
+                        self.returns |= RET_INT_ERR;
+                    }
+                    if classes & !NEG != 0 {
+                        self.returns |= RET_INT_OK;
+                    }
+                    outcome = if classes == NEG {
+                        Outcome::Failure
+                    } else if classes & NEG == 0 {
+                        Outcome::Success
+                    } else {
+                        Outcome::Either
+                    };
+                }
                 _ => self.returns |= RET_OTHER,
             }
         }
+        if !self.contract_is_fixed() {
+            let params = st
+                .params
+                .iter()
+                .map(|p| match p {
+                    None => ParamFate::Unknown,
+                    Some(id) if st.is_null(*id) => ParamFate::Null,
+                    Some(id) => {
+                        let o = st.obj(*id);
+                        match (o.origin, o.consumed) {
+                            (OriginKind::HelperParam, None) if returned_bare == Some(*id) => {
+                                ParamFate::Returned(span)
+                            }
+                            (OriginKind::HelperParam, Some(at)) => ParamFate::Consumed(at),
+                            (OriginKind::HelperParam, None) => {
+                                ParamFate::Kept { escaped: o.escaped }
+                            }
+                            // Handed to a function we know nothing about.
+                            _ => ParamFate::Unknown,
+                        }
+                    }
+                })
+                .collect();
+            self.paths.push(ReturnPath {
+                span,
+                outcome,
+                params,
+            });
+        }
         st.env.clear();
+        st.params.clear();
         self.collect(&mut st, span);
     }
 
     fn return_obj(&mut self, st: &mut State, id: ObjId, span: Span) {
         if st.is_null(id) {
-            self.returns |= RET_OTHER;
+            self.returns |= RET_NULL;
             return;
         }
         if self.check_released(st, id, span, false, true) {
@@ -901,12 +1254,24 @@ impl<'a> Interp<'a> {
             st.obj_mut(id).owned -= 1;
             self.event(st, id, span, "returned to the caller".to_string());
             self.returns |= RET_NEW;
+            self.new_at.get_or_insert(span);
+            return;
+        }
+        if o.origin == OriginKind::HelperParam && o.consumed.is_none() {
+            self.returns |= RET_PARAM;
+            self.param_returned_at.get_or_insert(span);
             return;
         }
         let stolen_by = o.stolen.as_ref().map(|(_, t)| t.to_string());
         if o.origin.is_borrowed() || stolen_by.is_some() {
             self.returns |= RET_BORROWED;
-            if self.cx.registered {
+            self.borrowed_at.get_or_insert(span);
+            let must_return_new = self.cx.registered
+                || self
+                    .cx
+                    .declared
+                    .is_some_and(|d| d.returns == ReturnSummary::New);
+            if must_return_new {
                 self.report(st, id, FindingKind::BorrowedReturn { stolen_by }, span);
             }
             return;
@@ -1152,6 +1517,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         name: None,
         history: None,
         created: 0,
+        consumed: None,
     }
 }
 

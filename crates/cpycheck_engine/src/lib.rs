@@ -14,22 +14,13 @@ mod finding;
 pub mod formats;
 mod interp;
 mod state;
+mod summary;
 
 pub use budget::*;
 pub use finding::*;
+pub use summary::*;
 
 use cpycheck_ir::Body;
-
-/// What a user function is known to return, inferred from its body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReturnSummary {
-    /// Every path returns a new reference (or NULL).
-    New,
-    /// Every path returns a borrowed reference (or NULL).
-    Borrowed,
-    /// Mixed, or not an object.
-    Unknown,
-}
 
 /// What the engine needs to know about the function's surroundings.
 pub struct EngineContext<'a> {
@@ -37,15 +28,19 @@ pub struct EngineContext<'a> {
     /// object parameters are borrowed and it must return a new reference.
     pub registered: bool,
     pub python_version: (u8, u8),
-    /// Summaries of the user's own functions, by name.
-    pub summary: &'a dyn Fn(&str) -> Option<ReturnSummary>,
+    /// Contracts of the user's own functions (inferred or declared), by name.
+    pub summary: &'a dyn Fn(&str) -> Option<Summary>,
+    /// The contract the user declared for this function, which its body is checked against
+    /// (a parameter it steals starts out owned; `returns-new` makes a borrowed return a bug).
+    pub declared: Option<&'a Summary>,
 }
 
 pub struct FunctionResult {
     pub findings: Vec<Finding>,
     /// A budget ran out: some paths were not explored.
     pub incomplete: bool,
-    pub returns: ReturnSummary,
+    /// The contract inferred from the body, for the function's callers.
+    pub summary: Summary,
 }
 
 /// Analyses one function.

@@ -90,6 +90,9 @@ pub struct Obj {
     pub name: Option<Rc<str>>,
     pub history: History,
     pub created: u32,
+    /// A parameter of a helper whose reference this function gave away (released, stored
+    /// or handed to a stealing call) without taking one first: where it first did.
+    pub consumed: Option<Span>,
 }
 
 #[derive(Clone, Debug)]
@@ -111,6 +114,9 @@ pub struct State {
     /// Branch decisions on this path.
     pub path: History,
     pub seq: u32,
+    /// The objects the parameters held on entry (None for non-object parameters). They stay
+    /// alive to the end of the path, so that the summary can say what happened to them.
+    pub params: Vec<Option<ObjId>>,
 }
 
 impl State {
@@ -222,18 +228,21 @@ impl State {
             })
         };
         let mut order: Vec<ObjId> = Vec::new();
+        let mut canon_obj = |o: ObjId, order: &mut Vec<ObjId>| -> u32 {
+            let slot = &mut obj_map[o.0 as usize];
+            *slot.get_or_insert_with(|| {
+                next_obj += 1;
+                order.push(o);
+                next_obj
+            })
+        };
+        for p in &self.params {
+            p.map(|o| canon_obj(o, &mut order)).hash(&mut h);
+        }
         for (place, value) in &self.env {
             place.hash(&mut h);
             match value {
-                Value::Obj(o) => {
-                    let slot = &mut obj_map[o.0 as usize];
-                    let c = *slot.get_or_insert_with(|| {
-                        next_obj += 1;
-                        order.push(*o);
-                        next_obj
-                    });
-                    (0u8, c).hash(&mut h);
-                }
+                Value::Obj(o) => (0u8, canon_obj(*o, &mut order)).hash(&mut h),
                 Value::Status(s) => (1u8, canon_st(*s, &mut st_map)).hash(&mut h),
                 other => (2u8, other).hash(&mut h),
             }
@@ -253,6 +262,7 @@ impl State {
                 o.null,
                 o.released.is_some(),
                 o.escaped,
+                o.consumed.is_some(),
             )
                 .hash(&mut h);
             o.stolen.as_ref().map(|s| s.0).hash(&mut h);

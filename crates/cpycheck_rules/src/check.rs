@@ -5,7 +5,7 @@ use crate::rules::ENTRIES;
 use cpycheck_contracts::annotation::Annotation;
 use cpycheck_contracts::macros::lookup_macro;
 use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, TraceStep};
-use cpycheck_engine::{EngineContext, Finding, FindingKind, ReturnSummary, analyze};
+use cpycheck_engine::{EngineContext, Finding, FindingKind, Summary, analyze};
 use cpycheck_ir::{
     Body, Callee, DefineText, LocalMacros, LowerContext, Rvalue, StatementKind, lower_function,
 };
@@ -70,25 +70,13 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         }
         bodies.push(lower_function(f, &cx));
     }
-    let registered = registered_functions(&model);
-    let mut summaries: HashMap<String, ReturnSummary> = HashMap::new();
-    let mut findings = Vec::new();
-    for i in callee_first_order(&bodies) {
-        let body = &bodies[i];
-        let lookup = |name: &str| summaries.get(name).copied();
-        let ecx = EngineContext {
-            registered: registered.contains(body.name.as_str()),
-            python_version: settings.python_version,
-            summary: &lookup,
-        };
-        let result = analyze(body, &ecx);
-        report.functions_analyzed += 1;
-        if result.incomplete {
-            report.functions_incomplete += 1;
-        }
-        summaries.insert(body.name.clone(), result.returns);
-        findings.extend(result.findings.into_iter().map(|f| (body.name.clone(), f)));
+    let run = run_engine(&report.source, &model, &bodies, settings);
+    report.functions_analyzed += bodies.len();
+    report.functions_incomplete += run.incomplete;
+    if run.contract_error.is_some() {
+        report.error = run.contract_error;
     }
+    let findings = run.findings;
     let index = LineIndex::new(&report.source);
     for (function, f) in findings {
         if let Some(d) = to_diagnostic(&index, &function, &f) {
@@ -140,6 +128,96 @@ pub fn dump_cfg(bytes: &[u8], settings: &Settings) -> String {
     out
 }
 
+/// The contract inferred (or declared) for every function of the file, as text (`cpycheck
+/// debug dump-summaries`).
+pub fn dump_summaries(bytes: &[u8], settings: &Settings) -> String {
+    let (model, macros) = match front_end(bytes, settings) {
+        Ok(parsed) => parsed,
+        Err(e) => return format!("error: {e}\n"),
+    };
+    let source = same_length_text(bytes);
+    let cx = LowerContext {
+        source: &source,
+        object_types: &model.object_types,
+        macros: &macros,
+    };
+    let bodies: Vec<Body> = model
+        .functions
+        .iter()
+        .filter(|f| !f.has_errors)
+        .map(|f| lower_function(f, &cx))
+        .collect();
+    let run = run_engine(&source, &model, &bodies, settings);
+    let mut out = String::new();
+    if let Some(e) = &run.contract_error {
+        out.push_str(&format!("error: {e}\n"));
+    }
+    for b in &bodies {
+        let Some(s) = run.summaries.get(&b.name) else {
+            continue;
+        };
+        let params: Vec<String> = b
+            .params
+            .iter()
+            .zip(&s.params)
+            .map(|(&p, effect)| format!("{}: {effect:?}", b.local(p).name))
+            .collect();
+        out.push_str(&format!(
+            "{}: returns {:?}, params [{}], runs_python {} ({:?})\n",
+            b.name,
+            s.returns,
+            params.join(", "),
+            s.runs_python,
+            s.source
+        ));
+    }
+    out
+}
+
+/// What running the ownership engine over a file's functions gives.
+struct EngineRun {
+    findings: Vec<(String, Finding)>,
+    /// Every function's contract: declared, else inferred.
+    summaries: HashMap<String, Summary>,
+    incomplete: usize,
+    contract_error: Option<String>,
+}
+
+/// Analyses every function, callees first so that callers see their summaries.
+fn run_engine(source: &str, model: &FileModel, bodies: &[Body], settings: &Settings) -> EngineRun {
+    let registered = registered_functions(model);
+    let (declared, contract_error) = match declared_contracts(source, bodies, settings) {
+        Ok(declared) => (declared, None),
+        Err(e) => (HashMap::new(), Some(e)),
+    };
+    let mut summaries: HashMap<String, Summary> = HashMap::new();
+    let mut findings = Vec::new();
+    let mut incomplete = 0;
+    for i in callee_first_order(bodies) {
+        let body = &bodies[i];
+        let lookup = |name: &str| declared.get(name).or_else(|| summaries.get(name)).cloned();
+        let ecx = EngineContext {
+            registered: registered.contains(body.name.as_str()),
+            python_version: settings.python_version,
+            summary: &lookup,
+            declared: declared.get(&body.name),
+        };
+        let result = analyze(body, &ecx);
+        if result.incomplete {
+            incomplete += 1;
+        }
+        let summary = declared.get(&body.name).cloned().unwrap_or(result.summary);
+        summaries.insert(body.name.clone(), summary);
+        findings.extend(result.findings.into_iter().map(|f| (body.name.clone(), f)));
+    }
+    EngineRun {
+        findings,
+        summaries,
+        incomplete,
+        contract_error,
+    }
+}
+
 /// Source prep, the syntax model and the file's own macros: what lowering needs.
 fn front_end(
     bytes: &[u8],
@@ -175,6 +253,61 @@ fn same_length_text(bytes: &[u8]) -> String {
             out
         }
     }
+}
+
+/// The contracts the user declared: `cpycheck:` comments in the file, then the configuration
+/// file's `contracts` (a comment wins). Errors name the contract that cannot be read.
+fn declared_contracts(
+    source: &str,
+    bodies: &[Body],
+    settings: &Settings,
+) -> Result<HashMap<String, Summary>, String> {
+    let index = LineIndex::new(source);
+    let (found, errors) = crate::annotations::source_contracts(source);
+    if let Some(e) = errors.first() {
+        let (line, col) = index.line_col(e.span.start);
+        return Err(format!("contract comment at {line}:{col}: {}", e.message));
+    }
+    let defined: HashMap<&str, Vec<&str>> = bodies
+        .iter()
+        .map(|b| {
+            let params = b.params.iter().map(|&p| b.local(p).name.as_str()).collect();
+            (b.name.as_str(), params)
+        })
+        .collect();
+    let mut out = HashMap::new();
+    for (name, annotations) in &settings.contracts {
+        let params: Vec<&str> = match defined.get(name.as_str()) {
+            Some(params) => params.clone(),
+            // Not defined here: parameters can only be named by position.
+            None => vec![""; max_position(annotations)],
+        };
+        let summary = Summary::declared(annotations, &params)
+            .map_err(|e| format!("configured contract of `{name}`: {e}"))?;
+        out.insert(name.clone(), summary);
+    }
+    for c in found {
+        let params: Vec<&str> = c.params.iter().map(String::as_str).collect();
+        let summary = Summary::declared(&c.annotations, &params).map_err(|e| {
+            let (line, col) = index.line_col(c.span.start);
+            format!("contract comment at {line}:{col}: {e}")
+        })?;
+        out.insert(c.function, summary);
+    }
+    Ok(out)
+}
+
+fn max_position(annotations: &[Annotation]) -> usize {
+    use cpycheck_contracts::annotation::Param;
+    annotations
+        .iter()
+        .filter_map(|a| match a {
+            Annotation::Steals(Param::Position(k))
+            | Annotation::StealsOnSuccess(Param::Position(k)) => Some(*k),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn registered_functions(model: &FileModel) -> HashSet<&str> {

@@ -1,12 +1,13 @@
 //! The rules and the per-file check that runs the whole pipeline:
 //! source prep → syntax model → IR → ownership engine → rules → diagnostics.
 
+pub mod annotations;
 pub mod registry;
 pub mod rules;
 
 mod check;
 
-pub use check::{Settings, check_file, dump_cfg};
+pub use check::{Settings, check_file, dump_cfg, dump_summaries};
 pub use registry::RuleMeta;
 
 /// All rules, in code order.

@@ -8,6 +8,7 @@
 use crate::registry::{RuleEntry, RuleMeta};
 
 mod borrowed_return;
+mod inconsistent_contract;
 mod reference_leak;
 mod release_of_borrowed;
 mod use_after_release;
@@ -28,4 +29,5 @@ register_rules! {
     release_of_borrowed::ReleaseOfBorrowed,
     borrowed_return::BorrowedReturn,
     use_after_steal::UseAfterSteal,
+    inconsistent_contract::InconsistentContract,
 }
