@@ -36,7 +36,7 @@
 //!
 //! - `returns`: `"New"`, `"New(nonnull)"`, `"Borrowed"`, `"Borrowed(nonnull)"`,
 //!   `"AlwaysNull"`, `"Status(NegOne)"`, `"Status(Zero)"`, `"Status(Infallible)"`, `"Plain"`;
-//! - an argument: `"Borrow"`, `"Steal"`, `"StealOnSuccess"`, `"Store"`, `"OutBorrowed"`,
+//! - an argument: `"Borrow"`, `"Steal"`, `"StealOnSuccess"`, `"StealOnFailure"`, `"Store"`, `"OutBorrowed"`,
 //!   `"OutNew"`, `"Replace"`, `"Replace(nonnull)"`;
 //! - `varargs`: `"None"`, `"Borrowed"`, `"OutBorrowed"`, `"ParseFormat(N)"`,
 //!   `"BuildFormat(N)"` with `N` the index of the format argument;
@@ -633,6 +633,7 @@ fn parse_arg(s: &str) -> Result<ArgEffect, String> {
         "Borrow" => ArgEffect::Borrow,
         "Steal" => ArgEffect::Steal,
         "StealOnSuccess" => ArgEffect::StealOnSuccess,
+        "StealOnFailure" => ArgEffect::StealOnFailure,
         "Store" => ArgEffect::Store,
         "OutBorrowed" => ArgEffect::OutBorrowed,
         "OutNew" => ArgEffect::OutNew,
@@ -732,6 +733,7 @@ fn render_arg(a: ArgEffect) -> String {
         ArgEffect::Borrow => "A::Borrow".to_string(),
         ArgEffect::Steal => "A::Steal".to_string(),
         ArgEffect::StealOnSuccess => "A::StealOnSuccess".to_string(),
+        ArgEffect::StealOnFailure => "A::StealOnFailure".to_string(),
         ArgEffect::Store => "A::Store".to_string(),
         ArgEffect::OutBorrowed => "A::OutBorrowed".to_string(),
         ArgEffect::OutNew => "A::OutNew".to_string(),

@@ -6,6 +6,7 @@
 
 pub mod annotation;
 pub mod codegen;
+pub mod containers;
 mod generated;
 pub mod macros;
 
@@ -45,6 +46,9 @@ pub enum ArgEffect {
     Steal,
     /// Steals the reference only when the call succeeds (`PyModule_AddObject`).
     StealOnSuccess,
+    /// Steals the reference only when the call fails (a helper that cleans up its caller's
+    /// reference on its error path).
+    StealOnFailure,
     /// Borrows, but may keep a new reference of its own to the object (stores it in a
     /// container or attribute): the object may outlive our release of it.
     Store,

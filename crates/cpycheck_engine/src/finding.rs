@@ -83,6 +83,15 @@ pub enum FindingKind {
     },
     /// `cpycheck_reveal(x)`: the engine's knowledge of `x` at that point.
     Reveal { state: String },
+    /// A borrowed reference used after a call that may have changed (or freed) its lender.
+    BorrowedAcrossCall {
+        call: String,
+        call_span: Span,
+        /// The container, when the call changed one (not for weak references).
+        container: Option<String>,
+    },
+    /// A borrowed reference stored into a long-lived place without a reference of its own.
+    BorrowedStored { place: String },
     /// The paths of a helper disagree about its contract (the object is the function).
     InconsistentContract {
         detail: crate::summary::Inconsistency,

@@ -7,6 +7,7 @@ use crate::formats::{BuildArg, ParseArg, parse_args_format, parse_build_format};
 use crate::state::*;
 use crate::summary::{Inconsistency, ParamSummary, ReturnSummary, Summary, SummarySource};
 use crate::{EngineContext, FunctionResult};
+use cpycheck_contracts::containers::{self, mutated_arg};
 use cpycheck_contracts::macros::{MacroKind, lookup_macro};
 use cpycheck_contracts::{ArgEffect, Contract, ErrorConvention, Returns, Varargs};
 use cpycheck_ir::{
@@ -27,6 +28,8 @@ enum Resolved<'c> {
 struct ReturnPath {
     span: Span,
     outcome: Outcome,
+    /// Decisions on non-object parameters along the path.
+    param_tests: std::collections::BTreeSet<(u32, bool)>,
     /// Per parameter: what happened to the caller's reference.
     params: Vec<ParamFate>,
 }
@@ -67,6 +70,8 @@ pub(crate) struct Interp<'a> {
     /// The body may run Python code: it calls the object protocol, an unknown function, or
     /// releases a reference.
     runs_python: bool,
+    /// Per parameter: changed as a container by some call.
+    mutated: Vec<bool>,
 }
 
 const RET_NEW: u8 = 1;
@@ -94,6 +99,7 @@ impl<'a> Interp<'a> {
             param_returned_at: None,
             paths: Vec::new(),
             runs_python: false,
+            mutated: vec![false; body.params.len()],
         };
         let mut incomplete = false;
         if body.blocks.len() > budget::MAX_BLOCKS {
@@ -168,7 +174,21 @@ impl<'a> Interp<'a> {
     fn infer_summary(&mut self) -> Summary {
         // `return param;` next to new references: the helper takes over the caller's
         // reference and hands it back as its result (`x = convert(x)`).
-        let hands_back = self.returns & RET_NEW != 0;
+        let consumed_somewhere = |i: usize| {
+            self.paths
+                .iter()
+                .any(|p| matches!(p.params.get(i), Some(ParamFate::Consumed(_))))
+        };
+        let returned_params: Vec<usize> = (0..self.body.params.len())
+            .filter(|&i| {
+                self.paths
+                    .iter()
+                    .any(|p| matches!(p.params.get(i), Some(ParamFate::Returned(_))))
+            })
+            .collect();
+        let hands_back = self.returns & RET_NEW != 0
+            || (!returned_params.is_empty()
+                && returned_params.iter().all(|&i| consumed_somewhere(i)));
         if self.returns & RET_PARAM != 0 {
             if hands_back {
                 self.returns |= RET_NEW;
@@ -236,6 +256,7 @@ impl<'a> Interp<'a> {
             returns,
             params,
             runs_python: self.runs_python,
+            mutates: self.mutated.clone(),
             source: SummarySource::Inferred,
         }
     }
@@ -277,12 +298,39 @@ impl<'a> Interp<'a> {
             Outcome::Failure => !consumed(&f),
             Outcome::Either => false,
         });
-        if on_success {
-            return if returns == ReturnSummary::Status {
-                ParamSummary::StealOnSuccess
-            } else {
-                ParamSummary::Unknown
+        let on_failure = fates.iter().all(|&(f, outcome, _)| match outcome {
+            Outcome::Success => !consumed(&f),
+            Outcome::Failure => consumed(&f),
+            Outcome::Either => false,
+        });
+        if on_success || on_failure {
+            return match returns {
+                ReturnSummary::Status if on_success => ParamSummary::StealOnSuccess,
+                ReturnSummary::Status => ParamSummary::StealOnFailure,
+                _ => ParamSummary::Unknown,
             };
+        }
+        // A flag parameter that separates the paths that take the reference over from those
+        // that keep it (`decref_tuple`) makes the contract the caller's choice.
+        let consuming: Vec<&ReturnPath> = self
+            .paths
+            .iter()
+            .filter(|p| matches!(p.params.get(i), Some(ParamFate::Consumed(_))))
+            .collect();
+        let keeping: Vec<&ReturnPath> = self
+            .paths
+            .iter()
+            .filter(|p| matches!(p.params.get(i), Some(ParamFate::Kept { .. })))
+            .collect();
+        let controlled = consuming.iter().any(|c| {
+            keeping.iter().any(|k| {
+                c.param_tests
+                    .iter()
+                    .any(|&(p, v)| k.param_tests.contains(&(p, !v)))
+            })
+        });
+        if controlled {
+            return ParamSummary::Unknown;
         }
         let steals_at = fates.iter().find_map(|f| match f.0 {
             ParamFate::Consumed(at) => Some(at),
@@ -363,9 +411,11 @@ impl<'a> Interp<'a> {
                 None if self.cx.registered => (OriginKind::Param, 0),
                 None => (OriginKind::HelperParam, 0),
                 // A parameter the declared contract steals is ours to release or hand on.
-                Some(Some(ParamSummary::Steal | ParamSummary::StealOnSuccess)) => {
-                    (OriginKind::StolenParam, 1)
-                }
+                Some(Some(
+                    ParamSummary::Steal
+                    | ParamSummary::StealOnSuccess
+                    | ParamSummary::StealOnFailure,
+                )) => (OriginKind::StolenParam, 1),
                 Some(Some(ParamSummary::Unknown) | None) => (OriginKind::HelperParam, 0),
                 Some(Some(ParamSummary::Borrow | ParamSummary::Store)) => (OriginKind::Param, 0),
             };
@@ -386,6 +436,9 @@ impl<'a> Interp<'a> {
                 history: None,
                 created: 0,
                 consumed: None,
+                lender: None,
+                invalidated: None,
+                stored_unowned: None,
             });
             st.env.insert(Place::Local(p), Value::Obj(id));
             st.params.push(Some(id));
@@ -415,12 +468,16 @@ impl<'a> Interp<'a> {
             FindingKind::UseAfterSteal { .. } => 4,
             FindingKind::Reveal { .. } => 5,
             FindingKind::InconsistentContract { .. } => 6,
+            FindingKind::BorrowedAcrossCall { .. } => 7,
+            FindingKind::BorrowedStored { .. } => 8,
         };
         let name = o.name.as_deref().unwrap_or("").to_string();
         // A leak is reported once per object (its first leaking exit, the others as notes);
         // other findings once per (location, variable); reveals once per state.
         let key = match &kind {
-            FindingKind::Leak { .. } => (tag, Span::default(), o.origin_span, name),
+            FindingKind::Leak { .. } | FindingKind::BorrowedAcrossCall { .. } => {
+                (tag, Span::default(), o.origin_span, name)
+            }
             FindingKind::Reveal { state } => (tag, span, Span::default(), state.clone()),
             _ => (tag, span, Span::default(), name),
         };
@@ -484,11 +541,18 @@ impl<'a> Interp<'a> {
             FindingKind::UseAfterSteal { .. } => "used here after it was stolen",
             FindingKind::Reveal { .. } => "revealed here",
             FindingKind::InconsistentContract { .. } => "here",
+            FindingKind::BorrowedAcrossCall { .. } => "used here",
+            FindingKind::BorrowedStored { .. } => "stored here without a reference of its own",
         };
-        steps.push(Step {
-            span: at,
-            message: last.to_string(),
-        });
+        // The finding's own event already says what happens here.
+        let said = matches!(kind, FindingKind::BorrowedStored { .. })
+            && steps.last().is_some_and(|s| s.span == at);
+        if !said {
+            steps.push(Step {
+                span: at,
+                message: last.to_string(),
+            });
+        }
         steps
     }
 
@@ -585,10 +649,46 @@ impl<'a> Interp<'a> {
                 if o.owned > 0 {
                     o.owned -= 1;
                     self.event(st, id, span, format!("stored into `{name}`"));
-                } else if o.origin == OriginKind::HelperParam {
-                    o.consumed.get_or_insert(span);
+                } else if (o.origin.is_borrowed() || o.origin == OriginKind::HelperParam)
+                    && o.stored_unowned.is_none()
+                    && self.is_long_lived(dest)
+                {
+                    o.stored_unowned = Some((span, name.as_str().into()));
+                    self.event(
+                        st,
+                        id,
+                        span,
+                        format!("stored into `{name}` without a reference of its own"),
+                    );
+                } else if o.origin == OriginKind::HelperParam
+                    && o.stored_unowned.is_none()
+                    && self.reached_from_param(dest)
+                {
+                    // A helper filling in its caller's C structure: whether the structure
+                    // now owns the reference is its caller's convention, not ours to guess.
+                    self.havoc(st, id);
                 }
             }
+        }
+    }
+
+    /// Memory reached through a pointer parameter (`ctx->obj`, `out[0]`).
+    fn reached_from_param(&self, place: &Place) -> bool {
+        match place {
+            Place::Local(l) => self.body.params.contains(l),
+            Place::Field(base, _) | Place::Deref(base) => self.reached_from_param(base),
+            Place::Global(_) => false,
+        }
+    }
+
+    /// Memory that outlives the call: a field of a Python object, or a static.
+    fn is_long_lived(&self, place: &Place) -> bool {
+        match place {
+            Place::Global(name) => lookup_macro(name).is_none(),
+            Place::Field(base, _) => {
+                matches!(**base, Place::Local(l) if self.body.local(l).is_object)
+            }
+            _ => false,
         }
     }
 
@@ -631,14 +731,25 @@ impl<'a> Interp<'a> {
                     return;
                 }
                 self.check_released(st, id, span, false, false);
+                self.check_invalidated(st, id, span);
+                let what = if *nullable { "Py_XINCREF" } else { "Py_INCREF" };
                 let o = st.obj_mut(id);
-                o.owned += 1;
-                o.stolen = None;
-                o.released = None;
                 if !nullable {
                     o.null = Nullness::NonNull;
                 }
-                let what = if *nullable { "Py_XINCREF" } else { "Py_INCREF" };
+                if let Some((_, place)) = o.stored_unowned.take() {
+                    // The reference the store needed.
+                    self.event(
+                        st,
+                        id,
+                        span,
+                        format!("reference for `{place}` taken with `{what}`"),
+                    );
+                    return;
+                }
+                o.owned += 1;
+                o.stolen = None;
+                o.released = None;
                 self.event(st, id, span, format!("new reference taken with `{what}`"));
             }
             StatementKind::DecRef { arg, nullable } => {
@@ -650,6 +761,7 @@ impl<'a> Interp<'a> {
             StatementKind::Use { arg } => {
                 if let Some(Value::Obj(id)) = Some(self.eval(st, arg)) {
                     self.check_released(st, id, span, false, false);
+                    self.check_invalidated(st, id, span);
                 }
             }
             StatementKind::Reveal { arg } => {
@@ -713,6 +825,81 @@ impl<'a> Interp<'a> {
         false
     }
 
+    /// Reports a use of a borrowed reference whose lender may have changed. Returns true when
+    /// reported.
+    fn check_invalidated(&mut self, st: &State, id: ObjId, span: Span) -> bool {
+        let o = st.obj(id);
+        let Some((call_span, call)) = o.invalidated.clone() else {
+            return false;
+        };
+        if o.owned > 0 {
+            return false;
+        }
+        let container = match o.lender {
+            Some(Lender::Container(c))
+                if st.objs.get(c.0 as usize).is_some_and(Option::is_some) =>
+            {
+                st.obj(c).name.as_deref().map(str::to_string)
+            }
+            _ => None,
+        };
+        let kind = FindingKind::BorrowedAcrossCall {
+            call: call.to_string(),
+            call_span,
+            container,
+        };
+        self.report(st, id, kind, span);
+        true
+    }
+
+    /// A call (or release) may have changed `lender`: the references it lent are suspect.
+    fn invalidate(&mut self, st: &mut State, lender: Lender, span: Span, call: &Rc<str>) {
+        if let Lender::Container(c) = lender {
+            for (i, p) in st.params.iter().enumerate() {
+                if *p == Some(c) {
+                    self.mutated[i] = true;
+                }
+            }
+        }
+        let victims: Vec<ObjId> = st
+            .live_objs()
+            .filter(|&id| {
+                let o = st.obj(id);
+                o.owned == 0
+                    && o.invalidated.is_none()
+                    && match (o.lender, lender) {
+                        (Some(Lender::Container(a)), Lender::Container(b)) => {
+                            st.identical(a, b) == Some(true)
+                        }
+                        (Some(Lender::AnyPythonCode), Lender::AnyPythonCode) => true,
+                        _ => false,
+                    }
+            })
+            .collect();
+        for id in victims {
+            let what = match lender {
+                Lender::Container(c) => {
+                    let name = st
+                        .obj(c)
+                        .name
+                        .as_deref()
+                        .unwrap_or("its container")
+                        .to_string();
+                    if call.contains("DECREF") {
+                        format!("`{name}` is released, which may free this reference")
+                    } else {
+                        format!("`{call}` may change `{name}` and free this reference")
+                    }
+                }
+                Lender::AnyPythonCode => {
+                    format!("`{call}` runs Python code, which may free this object")
+                }
+            };
+            st.obj_mut(id).invalidated = Some((span, call.clone()));
+            self.event(st, id, span, what);
+        }
+    }
+
     fn release(&mut self, st: &mut State, id: ObjId, span: Span, nullable: bool) {
         if st.is_null(id) {
             return;
@@ -735,10 +922,15 @@ impl<'a> Interp<'a> {
         let o = st.obj_mut(id);
         if o.owned > 0 {
             o.owned -= 1;
-            if o.owned == 0 && o.origin.is_new() {
+            let last = o.owned == 0 && o.origin.is_new();
+            if last {
                 o.released = Some(span);
             }
             self.event(st, id, span, format!("released with `{what}`"));
+            if last {
+                // Freeing a container frees the items it lent.
+                self.invalidate(st, Lender::Container(id), span, &what.into());
+            }
         } else if let Some((at, thief)) = o.stolen.clone() {
             self.report(
                 st,
@@ -808,6 +1000,17 @@ impl<'a> Interp<'a> {
         o.released = None;
         o.stolen = None;
         o.pending_steal = None;
+        // What it lent too: the unknown function may have moved items out of it.
+        let lent: Vec<ObjId> = st
+            .live_objs()
+            .filter(|&i| st.obj(i).lender == Some(Lender::Container(id)))
+            .collect();
+        for i in lent {
+            let o = st.obj_mut(i);
+            o.origin = OriginKind::Unknown;
+            o.lender = None;
+            o.invalidated = None;
+        }
     }
 
     fn resolve(&self, call: &Call) -> Resolved<'a> {
@@ -884,6 +1087,22 @@ impl<'a> Interp<'a> {
             Value::Status(s) => Some(s),
             _ => None,
         };
+        let lender = match (&resolved, &call.callee) {
+            (Resolved::Api(_), Callee::Named(n)) => match containers::lender(n) {
+                Some(containers::Lender::Arg(i)) => {
+                    call.args.get(i).and_then(|a| match self.eval(st, a) {
+                        Value::Obj(c) => Some(Lender::Container(c)),
+                        _ => None,
+                    })
+                }
+                Some(containers::Lender::AnyPythonCode) => Some(Lender::AnyPythonCode),
+                None => None,
+            },
+            _ => None,
+        };
+        if let (Some(l), Value::Obj(id)) = (lender, result) {
+            st.obj_mut(id).lender = Some(l);
+        }
         let formats = self.format_roles(call, &resolved);
         for (i, arg) in call.args.iter().enumerate() {
             let aspan = call.arg_spans.get(i).copied().unwrap_or(span);
@@ -900,6 +1119,7 @@ impl<'a> Interp<'a> {
                     Some(ParamSummary::Store) => Some(ArgEffect::Store),
                     Some(ParamSummary::Steal) => Some(ArgEffect::Steal),
                     Some(ParamSummary::StealOnSuccess) => Some(ArgEffect::StealOnSuccess),
+                    Some(ParamSummary::StealOnFailure) => Some(ArgEffect::StealOnFailure),
                     Some(ParamSummary::Unknown) | None => None,
                 },
                 // Unknown functions are not trusted with ownership: they may steal or store.
@@ -914,6 +1134,9 @@ impl<'a> Interp<'a> {
             if st.is_null(id) {
                 continue;
             }
+            if self.check_invalidated(st, id, aspan) {
+                continue;
+            }
             match effect {
                 Some(ArgEffect::Borrow | ArgEffect::OutBorrowed | ArgEffect::OutNew) => {
                     self.check_released(st, id, aspan, false, false);
@@ -923,15 +1146,24 @@ impl<'a> Interp<'a> {
                     st.obj_mut(id).escaped = true;
                 }
                 Some(ArgEffect::Steal) => self.steal(st, id, aspan, &name),
-                Some(ArgEffect::StealOnSuccess) => {
+                Some(effect @ (ArgEffect::StealOnSuccess | ArgEffect::StealOnFailure)) => {
                     if self.check_released(st, id, aspan, true, false) {
                         continue;
                     }
+                    let on_failure = effect == ArgEffect::StealOnFailure;
                     match status {
                         Some(s) if st.obj(id).owned > 0 => {
-                            st.obj_mut(id).pending_steal = Some((s, aspan, name.clone()));
-                            self.event(st, id, aspan, format!("stolen by `{name}` if it succeeds"));
+                            st.obj_mut(id).pending_steal = Some(PendingSteal {
+                                status: s,
+                                span: aspan,
+                                thief: name.clone(),
+                                on_failure,
+                            });
+                            let when = if on_failure { "fails" } else { "succeeds" };
+                            self.event(st, id, aspan, format!("stolen by `{name}` if it {when}"));
                         }
+                        // Without a status to test, the steal cannot be followed.
+                        _ if on_failure => self.havoc(st, id),
                         _ => self.steal(st, id, aspan, &name),
                     }
                 }
@@ -943,7 +1175,56 @@ impl<'a> Interp<'a> {
                 }
             }
         }
+        if let Some(l) = lender {
+            // Borrowed out-parameters (`PyDict_Next`) have the same lender.
+            for arg in &call.args {
+                if let Operand::AddrOf(place) = arg
+                    && let Some(Value::Obj(id)) = st.env.get(place).copied()
+                    && st.obj(id).origin == OriginKind::OutBorrowed
+                    && st.obj(id).origin_span == span
+                {
+                    st.obj_mut(id).lender = Some(l);
+                }
+            }
+        }
+        self.after_call_effects(st, call, &resolved, &name, span);
         result
+    }
+
+    /// What a call may do to other references: change the containers it is given, run
+    /// Python code that frees weakly referenced objects.
+    fn after_call_effects(
+        &mut self,
+        st: &mut State,
+        call: &Call,
+        resolved: &Resolved<'_>,
+        name: &Rc<str>,
+        span: Span,
+    ) {
+        let mut changed: Vec<usize> = Vec::new();
+        let runs_python = match resolved {
+            Resolved::Api(c) => {
+                if let Callee::Named(n) = &call.callee
+                    && let Some(i) = mutated_arg(n)
+                {
+                    changed.push(i);
+                }
+                c.runs_python
+            }
+            Resolved::User(s) => {
+                changed.extend(s.mutates.iter().enumerate().filter(|m| *m.1).map(|m| m.0));
+                s.runs_python
+            }
+            Resolved::Unknown => false,
+        };
+        for i in changed {
+            if let Some(Value::Obj(c)) = call.args.get(i).map(|a| self.eval(st, a)) {
+                self.invalidate(st, Lender::Container(c), span, name);
+            }
+        }
+        if runs_python {
+            self.invalidate(st, Lender::AnyPythonCode, span, name);
+        }
     }
 
     /// Roles of variadic arguments given by a format string.
@@ -1038,7 +1319,8 @@ impl<'a> Interp<'a> {
                 self.assign_local_or_store(st, place, v);
             }
             Some(ArgEffect::Borrow) | Some(ArgEffect::Store) => {}
-            Some(ArgEffect::Steal | ArgEffect::StealOnSuccess) | None => {
+            Some(ArgEffect::Steal | ArgEffect::StealOnSuccess | ArgEffect::StealOnFailure)
+            | None => {
                 // Unknown function with `&x`: it may replace `x` or take its reference.
                 if let Some(Value::Obj(old)) = st.env.get(place).copied() {
                     self.havoc(st, old);
@@ -1104,7 +1386,28 @@ impl<'a> Interp<'a> {
             .collect();
         for &id in &dead {
             self.check_leak(st, id, span);
+            if let Some((at, place)) = st.obj(id).stored_unowned.clone()
+                && st.obj(id).origin.is_borrowed()
+            {
+                self.report(
+                    st,
+                    id,
+                    FindingKind::BorrowedStored {
+                        place: place.to_string(),
+                    },
+                    at,
+                );
+            }
             st.objs[id.0 as usize] = None;
+        }
+        if !dead.is_empty() {
+            for o in st.objs.iter_mut().flatten() {
+                if let Some(Lender::Container(c)) = o.lender
+                    && dead.contains(&c)
+                {
+                    o.lender = None;
+                }
+            }
         }
         if !dead.is_empty() {
             st.eq_facts
@@ -1114,8 +1417,8 @@ impl<'a> Interp<'a> {
             if let Some((s, _)) = o.exists_if {
                 live_status[s.0 as usize] = true;
             }
-            if let Some((s, _, _)) = &o.pending_steal {
-                live_status[s.0 as usize] = true;
+            if let Some(p) = &o.pending_steal {
+                live_status[p.status.0 as usize] = true;
             }
         }
         for (i, s) in st.statuses.iter_mut().enumerate() {
@@ -1130,9 +1433,24 @@ impl<'a> Interp<'a> {
         if o.owned == 0 || st.is_null(id) {
             return;
         }
+        if o.origin == OriginKind::Unknown && o.escaped {
+            // Handed to a function we know nothing about, which may have kept it: a
+            // reference taken afterwards may be the one it needed.
+            return;
+        }
         let when_fails = match &o.pending_steal {
-            Some((s, _, thief)) => {
-                let status = st.status(*s);
+            Some(p) if p.on_failure => {
+                let status = st.status(p.status);
+                if status.classes & !status.err == 0 {
+                    // Only the failure (which steals) is still possible.
+                    if o.owned <= 1 {
+                        return;
+                    }
+                }
+                None
+            }
+            Some(PendingSteal { status, thief, .. }) => {
+                let status = st.status(*status);
                 if status.classes & status.err == 0 {
                     // Stolen on every outcome still possible.
                     if o.owned <= 1 {
@@ -1216,7 +1534,8 @@ impl<'a> Interp<'a> {
                     Some(id) if st.is_null(*id) => ParamFate::Null,
                     Some(id) => {
                         let o = st.obj(*id);
-                        match (o.origin, o.consumed) {
+                        let consumed = o.consumed.or(o.stored_unowned.as_ref().map(|s| s.0));
+                        match (o.origin, consumed) {
                             (OriginKind::HelperParam, None) if returned_bare == Some(*id) => {
                                 ParamFate::Returned(span)
                             }
@@ -1233,6 +1552,7 @@ impl<'a> Interp<'a> {
             self.paths.push(ReturnPath {
                 span,
                 outcome,
+                param_tests: st.param_tests.clone(),
                 params,
             });
         }
@@ -1249,6 +1569,7 @@ impl<'a> Interp<'a> {
         if self.check_released(st, id, span, false, true) {
             return;
         }
+        self.check_invalidated(st, id, span);
         let o = st.obj(id);
         if o.owned > 0 {
             st.obj_mut(id).owned -= 1;
@@ -1282,6 +1603,43 @@ impl<'a> Interp<'a> {
     // ----- branches -----
 
     fn branch(&mut self, st: State, cond: &Cond, span: Span) -> (Option<State>, Option<State>) {
+        let tested = self.tested_param(cond);
+        let (mut t, mut f) = self.branch_inner(st, cond, span);
+        if let Some(p) = tested {
+            // Remember the decision: a contract that depends on it is the caller's choice.
+            if let Some(t) = &mut t {
+                t.param_tests.insert((p, true));
+            }
+            if let Some(f) = &mut f {
+                f.param_tests.insert((p, false));
+            }
+        }
+        (t, f)
+    }
+
+    /// The non-object parameter a condition tests directly (`if (decref_tuple)`,
+    /// `if (flags & X)`), if any.
+    fn tested_param(&self, cond: &Cond) -> Option<u32> {
+        let ops: Vec<&Operand> = match cond {
+            Cond::Truthy(op) => vec![op],
+            Cond::Compare { lhs, rhs, .. } => vec![lhs, rhs],
+        };
+        ops.into_iter().find_map(|op| match op {
+            Operand::Copy(Place::Local(l))
+                if self.body.params.contains(l) && !self.body.local(*l).is_object =>
+            {
+                Some(l.0)
+            }
+            _ => None,
+        })
+    }
+
+    fn branch_inner(
+        &mut self,
+        st: State,
+        cond: &Cond,
+        span: Span,
+    ) -> (Option<State>, Option<State>) {
         match cond {
             Cond::Truthy(op) => {
                 let mut st = st;
@@ -1470,11 +1828,22 @@ impl<'a> Interp<'a> {
         let ids: Vec<ObjId> = st.live_objs().collect();
         for id in ids {
             let pending = st.obj(id).pending_steal.clone();
-            if let Some((ps, span, thief)) = pending {
+            if let Some(PendingSteal {
+                status: ps,
+                span,
+                thief,
+                on_failure,
+            }) = pending
+            {
                 if ps != s {
                     continue;
                 }
-                if classes & err == 0 {
+                let (steals, keeps) = if on_failure {
+                    (classes == err, classes & err == 0)
+                } else {
+                    (classes & err == 0, classes == err)
+                };
+                if steals {
                     let seq = st.next_seq();
                     let o = st.obj_mut(id);
                     o.pending_steal = None;
@@ -1489,7 +1858,7 @@ impl<'a> Interp<'a> {
                         span,
                         format!("reference stolen by `{thief}`"),
                     );
-                } else if classes == err {
+                } else if keeps {
                     st.obj_mut(id).pending_steal = None;
                 }
             }
@@ -1518,6 +1887,9 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         history: None,
         created: 0,
         consumed: None,
+        lender: None,
+        invalidated: None,
+        stored_unowned: None,
     }
 }
 

@@ -82,8 +82,9 @@ pub struct Obj {
     pub released: Option<Span>,
     /// Our last reference was stolen by the named call.
     pub stolen: Option<(Span, Rc<str>)>,
-    /// Stolen by the named call if it succeeds (status not yet known on this path).
-    pub pending_steal: Option<(StatusId, Span, Rc<str>)>,
+    /// Stolen by the named call if it succeeds (or, `on_failure`, if it fails); the status
+    /// is not yet known on this path.
+    pub pending_steal: Option<PendingSteal>,
     /// Someone else may hold a reference too (stored in a container or in memory).
     pub escaped: bool,
     /// The variable that last held the object.
@@ -93,6 +94,29 @@ pub struct Obj {
     /// A parameter of a helper whose reference this function gave away (released, stored
     /// or handed to a stealing call) without taking one first: where it first did.
     pub consumed: Option<Span>,
+    /// A borrowed reference whose lender is a container (or, for weak references, anything
+    /// that runs Python code).
+    pub lender: Option<Lender>,
+    /// The lender may have changed since: the call that did it.
+    pub invalidated: Option<(Span, Rc<str>)>,
+    /// Stored into a long-lived place (an object's field, a static) without a reference of
+    /// its own: where, and the place. A later `Py_INCREF` settles it.
+    pub stored_unowned: Option<(Span, Rc<str>)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PendingSteal {
+    pub status: StatusId,
+    pub span: Span,
+    pub thief: Rc<str>,
+    pub on_failure: bool,
+}
+
+/// Who owns a borrowed reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lender {
+    Container(ObjId),
+    AnyPythonCode,
 }
 
 #[derive(Clone, Debug)]
@@ -117,6 +141,9 @@ pub struct State {
     /// The objects the parameters held on entry (None for non-object parameters). They stay
     /// alive to the end of the path, so that the summary can say what happened to them.
     pub params: Vec<Option<ObjId>>,
+    /// Decisions taken on non-object parameters (`(local, taken)`), which may decide a
+    /// helper's contract (`decref_tuple` flags).
+    pub param_tests: std::collections::BTreeSet<(u32, bool)>,
 }
 
 impl State {
@@ -239,6 +266,7 @@ impl State {
         for p in &self.params {
             p.map(|o| canon_obj(o, &mut order)).hash(&mut h);
         }
+        self.param_tests.hash(&mut h);
         for (place, value) in &self.env {
             place.hash(&mut h);
             match value {
@@ -263,6 +291,8 @@ impl State {
                 o.released.is_some(),
                 o.escaped,
                 o.consumed.is_some(),
+                o.invalidated.is_some(),
+                o.stored_unowned.is_some(),
             )
                 .hash(&mut h);
             o.stolen.as_ref().map(|s| s.0).hash(&mut h);
@@ -271,7 +301,7 @@ impl State {
                 .hash(&mut h);
             o.pending_steal
                 .as_ref()
-                .map(|(s, _, _)| canon_st(*s, &mut st_map))
+                .map(|p| (canon_st(p.status, &mut st_map), p.on_failure))
                 .hash(&mut h);
         }
         for (i, s) in self.statuses.iter().enumerate() {

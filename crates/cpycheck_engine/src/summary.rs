@@ -32,6 +32,9 @@ pub enum ParamSummary {
     Steal,
     /// Takes over the caller's reference when it succeeds (returns `>= 0`).
     StealOnSuccess,
+    /// Takes over the caller's reference when it fails (returns `-1`): it cleans up for its
+    /// caller on the error path.
+    StealOnFailure,
     /// Not an object, or not known (passed to an unknown function, paths disagree).
     Unknown,
 }
@@ -44,6 +47,9 @@ pub struct Summary {
     pub params: Vec<ParamSummary>,
     /// The function may run Python code (and so free objects its caller borrows).
     pub runs_python: bool,
+    /// Per parameter: the function may change it as a container (remove items, call its
+    /// methods), which may free items the caller borrowed from it.
+    pub mutates: Vec<bool>,
     /// Where the contract came from, for messages.
     pub source: SummarySource,
 }
@@ -63,6 +69,7 @@ impl Summary {
             returns: ReturnSummary::Unknown,
             params: vec![ParamSummary::Unknown; params],
             runs_python: true,
+            mutates: vec![false; params],
             source: SummarySource::Inferred,
         }
     }
@@ -75,6 +82,7 @@ impl Summary {
             returns: ReturnSummary::Unknown,
             params: vec![ParamSummary::Borrow; params.len()],
             runs_python: true,
+            mutates: vec![false; params.len()],
             source: SummarySource::Declared,
         };
         for a in annotations {

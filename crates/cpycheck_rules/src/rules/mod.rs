@@ -7,7 +7,9 @@
 
 use crate::registry::{RuleEntry, RuleMeta};
 
+mod borrowed_across_call;
 mod borrowed_return;
+mod borrowed_stored;
 mod inconsistent_contract;
 mod reference_leak;
 mod release_of_borrowed;
@@ -29,5 +31,7 @@ register_rules! {
     release_of_borrowed::ReleaseOfBorrowed,
     borrowed_return::BorrowedReturn,
     use_after_steal::UseAfterSteal,
+    borrowed_across_call::BorrowedAcrossCall,
+    borrowed_stored::BorrowedStored,
     inconsistent_contract::InconsistentContract,
 }
