@@ -9,6 +9,7 @@ pub mod codegen;
 pub mod containers;
 mod generated;
 pub mod macros;
+pub mod must_check;
 
 /// What a function returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -92,6 +92,8 @@ pub enum FindingKind {
     },
     /// A borrowed reference stored into a long-lived place without a reference of its own.
     BorrowedStored { place: String },
+    /// The error result of a fallible call is thrown away.
+    IgnoredError { callee: String },
     /// The paths of a helper disagree about its contract (the object is the function).
     InconsistentContract {
         detail: crate::summary::Inconsistency,

@@ -348,6 +348,35 @@ impl<'a> Interp<'a> {
         ParamSummary::Unknown
     }
 
+    /// A fallible call's result thrown away: reported once per callee and function, the
+    /// other calls as "also at".
+    fn ignored_error(&mut self, callee: String, span: Span) {
+        if let Some(f) = self
+            .findings
+            .iter_mut()
+            .find(|f| matches!(&f.kind, FindingKind::IgnoredError { callee: c } if *c == callee))
+        {
+            if f.span != span && !f.also_at.contains(&span) {
+                f.also_at.push(span);
+            }
+            return;
+        }
+        self.findings.push(Finding {
+            kind: FindingKind::IgnoredError {
+                callee: callee.clone(),
+            },
+            span,
+            object: ObjectDesc {
+                name: None,
+                origin: OriginKind::Unknown,
+                what: callee,
+                origin_span: span,
+            },
+            trace: Vec::new(),
+            also_at: Vec::new(),
+        });
+    }
+
     fn inconsistent(&mut self, detail: Inconsistency) {
         let (span, trace) = match &detail {
             Inconsistency::Returns {
@@ -470,6 +499,7 @@ impl<'a> Interp<'a> {
             FindingKind::InconsistentContract { .. } => 6,
             FindingKind::BorrowedAcrossCall { .. } => 7,
             FindingKind::BorrowedStored { .. } => 8,
+            FindingKind::IgnoredError { .. } => 9,
         };
         let name = o.name.as_deref().unwrap_or("").to_string();
         // A leak is reported once per object (its first leaking exit, the others as notes);
@@ -543,6 +573,7 @@ impl<'a> Interp<'a> {
             FindingKind::InconsistentContract { .. } => "here",
             FindingKind::BorrowedAcrossCall { .. } => "used here",
             FindingKind::BorrowedStored { .. } => "stored here without a reference of its own",
+            FindingKind::IgnoredError { .. } => "its result is ignored here",
         };
         // The finding's own event already says what happens here.
         let said = matches!(kind, FindingKind::BorrowedStored { .. })
@@ -770,6 +801,17 @@ impl<'a> Interp<'a> {
                 };
                 let state = self.describe(st, id);
                 self.report(st, id, FindingKind::Reveal { state }, span);
+            }
+            StatementKind::Discard { arg } => {
+                if let Value::Status(s) = self.eval(st, arg) {
+                    let status = st.status(s);
+                    if status.classes & status.err != 0
+                        && cpycheck_contracts::must_check::must_check(&status.callee)
+                    {
+                        let callee = status.callee.to_string();
+                        self.ignored_error(callee, span);
+                    }
+                }
             }
             StatementKind::EndStatement => {
                 st.env.retain(|p, _| !is_temp_place(self.body, p));

@@ -95,6 +95,9 @@ pub enum StatementKind {
     Use { arg: Operand },
     /// `cpycheck_reveal(x)`.
     Reveal { arg: Operand },
+    /// The value of a call made as a whole statement is thrown away (`PyList_Append(l, x);`).
+    /// Not emitted for an explicit `(void)` cast.
+    Discard { arg: Operand },
     /// The end of a full expression: temporaries die here.
     EndStatement,
 }
@@ -342,6 +345,7 @@ impl fmt::Display for DisplayStmt<'_> {
             }
             StatementKind::Use { arg } => write!(f, "use {}", DisplayOp(b, arg)),
             StatementKind::Reveal { arg } => write!(f, "reveal {}", DisplayOp(b, arg)),
+            StatementKind::Discard { arg } => write!(f, "discard {}", DisplayOp(b, arg)),
             StatementKind::EndStatement => write!(f, "end"),
         }
     }

@@ -472,7 +472,10 @@ impl Lowerer<'_, '_> {
             self.terminate(Terminator::Return(Some(Operand::Other)), e.span);
             return;
         }
-        let _ = self.operand(e);
+        let op = self.operand(e);
+        if matches!(e.kind, ExprKind::Call { .. }) {
+            self.emit(StatementKind::Discard { arg: op }, e.span);
+        }
     }
 
     // ----- conditions -----

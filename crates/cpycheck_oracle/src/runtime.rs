@@ -379,6 +379,9 @@ pub fn judge(expected: &Verdict, run: &RunResult) -> Result<String, String> {
         }
         Verdict::Clean => {
             let m = run.measurement.as_ref().ok_or("no measurement")?;
+            if m.exceptions.contains("SystemError") {
+                return Err(format!("expected no SystemError, got {}", m.exceptions));
+            }
             let (refs, blocks) = m.steady_growth();
             if !m.windows.is_empty()
                 && refs.abs() < CLEAN_MAX_PER_CALL

@@ -10,6 +10,7 @@ use crate::registry::{RuleEntry, RuleMeta};
 mod borrowed_across_call;
 mod borrowed_return;
 mod borrowed_stored;
+mod ignored_error;
 mod inconsistent_contract;
 mod reference_leak;
 mod release_of_borrowed;
@@ -34,4 +35,5 @@ register_rules! {
     borrowed_across_call::BorrowedAcrossCall,
     borrowed_stored::BorrowedStored,
     inconsistent_contract::InconsistentContract,
+    ignored_error::IgnoredError,
 }
