@@ -92,6 +92,9 @@ pub enum FindingKind {
     },
     /// A borrowed reference stored into a long-lived place without a reference of its own.
     BorrowedStored { place: String },
+    /// A function that must set an exception when it fails returns its error value (`NULL`,
+    /// `-1`) on a path where no exception is set.
+    ErrorWithoutException { null: bool },
     /// The error result of a fallible call is thrown away.
     IgnoredError { callee: String },
     /// The paths of a helper disagree about its contract (the object is the function).

@@ -8,6 +8,7 @@ use crate::state::*;
 use crate::summary::{Inconsistency, ParamSummary, ReturnSummary, Summary, SummarySource};
 use crate::{EngineContext, FunctionResult};
 use cpycheck_contracts::containers::{self, mutated_arg};
+use cpycheck_contracts::exceptions::{ExcEffect, exc_effect};
 use cpycheck_contracts::macros::{MacroKind, lookup_macro};
 use cpycheck_contracts::{ArgEffect, Contract, ErrorConvention, Returns, Varargs};
 use cpycheck_ir::{
@@ -30,6 +31,8 @@ struct ReturnPath {
     outcome: Outcome,
     /// Decisions on non-object parameters along the path.
     param_tests: std::collections::BTreeSet<(u32, bool)>,
+    /// Whether an exception is set when the path returns.
+    exc: Exc,
     /// Per parameter: what happened to the caller's reference.
     params: Vec<ParamFate>,
 }
@@ -252,10 +255,26 @@ impl<'a> Interp<'a> {
             };
             params.push(summary);
         }
+        let failures: Vec<Exc> = self
+            .paths
+            .iter()
+            .filter(|p| p.outcome == Outcome::Failure)
+            .map(|p| p.exc)
+            .collect();
+        let error_sets_exception = if failures.is_empty() {
+            None
+        } else if failures.iter().all(|e| *e == Exc::Set) {
+            Some(true)
+        } else if failures.iter().all(|e| *e == Exc::Clear) {
+            Some(false)
+        } else {
+            None
+        };
         Summary {
             returns,
             params,
             runs_python: self.runs_python,
+            error_sets_exception,
             mutates: self.mutated.clone(),
             source: SummarySource::Inferred,
         }
@@ -346,6 +365,51 @@ impl<'a> Interp<'a> {
             });
         }
         ParamSummary::Unknown
+    }
+
+    /// Whether the function's error returns must come with an exception: it is registered
+    /// with Python, or declares a `returns-new` / `returns-status` contract.
+    fn must_raise(&self) -> bool {
+        self.cx.registered
+            || self
+                .cx
+                .declared
+                .is_some_and(|d| matches!(d.returns, ReturnSummary::New | ReturnSummary::Status))
+    }
+
+    fn error_without_exception(&mut self, st: &State, span: Span) {
+        if self
+            .findings
+            .iter()
+            .any(|f| f.span == span && matches!(f.kind, FindingKind::ErrorWithoutException { .. }))
+        {
+            return;
+        }
+        let mut trace: Vec<Step> = events(&st.path)
+            .into_iter()
+            .map(|(_, span, message)| Step { span, message })
+            .collect();
+        if trace.len() > budget::TRACE_STEPS {
+            trace.drain(..trace.len() - (budget::TRACE_STEPS - 1));
+        }
+        trace.push(Step {
+            span,
+            message: "returns its error value with no exception set".to_string(),
+        });
+        self.findings.push(Finding {
+            kind: FindingKind::ErrorWithoutException {
+                null: self.body.returns_object,
+            },
+            span,
+            object: ObjectDesc {
+                name: None,
+                origin: OriginKind::Unknown,
+                what: self.body.name.clone(),
+                origin_span: self.body.name_span,
+            },
+            trace,
+            also_at: Vec::new(),
+        });
     }
 
     /// A fallible call's result thrown away: reported once per callee and function, the
@@ -468,6 +532,7 @@ impl<'a> Interp<'a> {
                 lender: None,
                 invalidated: None,
                 stored_unowned: None,
+                exc_link: None,
             });
             st.env.insert(Place::Local(p), Value::Obj(id));
             st.params.push(Some(id));
@@ -500,6 +565,7 @@ impl<'a> Interp<'a> {
             FindingKind::BorrowedAcrossCall { .. } => 7,
             FindingKind::BorrowedStored { .. } => 8,
             FindingKind::IgnoredError { .. } => 9,
+            FindingKind::ErrorWithoutException { .. } => 10,
         };
         let name = o.name.as_deref().unwrap_or("").to_string();
         // A leak is reported once per object (its first leaking exit, the others as notes);
@@ -574,6 +640,7 @@ impl<'a> Interp<'a> {
             FindingKind::BorrowedAcrossCall { .. } => "used here",
             FindingKind::BorrowedStored { .. } => "stored here without a reference of its own",
             FindingKind::IgnoredError { .. } => "its result is ignored here",
+            FindingKind::ErrorWithoutException { .. } => "returned here",
         };
         // The finding's own event already says what happens here.
         let said = matches!(kind, FindingKind::BorrowedStored { .. })
@@ -733,6 +800,7 @@ impl<'a> Interp<'a> {
             classes,
             err,
             callee: callee.into(),
+            exc: None,
         }))
     }
 
@@ -1129,6 +1197,7 @@ impl<'a> Interp<'a> {
             Value::Status(s) => Some(s),
             _ => None,
         };
+        self.exception_effect(st, &resolved, &name, result);
         let lender = match (&resolved, &call.callee) {
             (Resolved::Api(_), Callee::Named(n)) => match containers::lender(n) {
                 Some(containers::Lender::Arg(i)) => {
@@ -1231,6 +1300,65 @@ impl<'a> Interp<'a> {
         }
         self.after_call_effects(st, call, &resolved, &name, span);
         result
+    }
+
+    /// What a call does to the exception state: raise, clear, or (when it can fail) leave it
+    /// unknown until its result is tested, with a link that says what the test reveals.
+    fn exception_effect(&self, st: &mut State, resolved: &Resolved<'_>, name: &str, result: Value) {
+        let prev = st.exc;
+        let link = |st: &mut State, on_failure: Exc| {
+            st.exc_epoch += 1;
+            st.exc = Exc::Unknown;
+            let link = ExcLink {
+                on_failure,
+                on_success: prev,
+                epoch: st.exc_epoch,
+            };
+            match result {
+                Value::Obj(id) => st.obj_mut(id).exc_link = Some(link),
+                Value::Status(s) => st.status_mut(s).exc = Some(link),
+                _ => {}
+            }
+        };
+        match resolved {
+            Resolved::Api(c) => match exc_effect(name) {
+                Some(ExcEffect::Raises) => st.exc = Exc::Set,
+                Some(ExcEffect::Clears) => st.exc = Exc::Clear,
+                Some(ExcEffect::Restores) => st.exc = Exc::Unknown,
+                Some(ExcEffect::Tests) => {
+                    if let Value::Obj(id) = result {
+                        st.obj_mut(id).exc_link = Some(ExcLink {
+                            on_failure: Exc::Clear,
+                            on_success: Exc::Set,
+                            epoch: st.exc_epoch,
+                        });
+                    }
+                }
+                Some(ExcEffect::FailsQuietly | ExcEffect::ValueOrError) => link(st, Exc::Unknown),
+                Some(ExcEffect::NeverRaises) => link(st, prev),
+                None => match c.returns {
+                    Returns::AlwaysNull => st.exc = Exc::Set,
+                    Returns::New { nullable: true }
+                    | Returns::Status(ErrorConvention::NegOne | ErrorConvention::Zero) => {
+                        link(st, Exc::Set)
+                    }
+                    Returns::Borrowed { nullable: true } => link(st, Exc::Unknown),
+                    _ => {}
+                },
+            },
+            Resolved::User(s) => {
+                let on_failure = match s.error_sets_exception {
+                    Some(true) => Exc::Set,
+                    Some(false) => prev,
+                    None => Exc::Unknown,
+                };
+                link(st, on_failure)
+            }
+            Resolved::Unknown => {
+                st.exc_epoch += 1;
+                st.exc = Exc::Unknown;
+            }
+        }
     }
 
     /// What a call may do to other references: change the containers it is given, run
@@ -1567,6 +1695,9 @@ impl<'a> Interp<'a> {
                 _ => self.returns |= RET_OTHER,
             }
         }
+        if outcome == Outcome::Failure && st.exc == Exc::Clear && self.must_raise() {
+            self.error_without_exception(&st, span);
+        }
         if !self.contract_is_fixed() {
             let params = st
                 .params
@@ -1595,6 +1726,7 @@ impl<'a> Interp<'a> {
                 span,
                 outcome,
                 param_tests: st.param_tests.clone(),
+                exc: st.exc,
                 params,
             });
         }
@@ -1802,6 +1934,15 @@ impl<'a> Interp<'a> {
 
     fn set_null(&self, st: &mut State, id: ObjId, null: Nullness) {
         st.obj_mut(id).null = null;
+        if let Some(link) = st.obj(id).exc_link
+            && link.epoch == st.exc_epoch
+        {
+            st.exc = if null == Nullness::Null {
+                link.on_failure
+            } else {
+                link.on_success
+            };
+        }
         if let Some((s, set)) = st.obj(id).exists_if {
             let mask = if null == Nullness::NonNull { set } else { !set };
             let classes = st.status(s).classes & mask;
@@ -1844,7 +1985,10 @@ impl<'a> Interp<'a> {
             let mut st = st;
             self.refine_status(&mut st, s, classes);
             if both {
-                let msg = if classes == status.err {
+                let value_or_error = status.exc.is_some_and(|l| l.on_failure == Exc::Unknown);
+                let msg = if classes == status.err && value_or_error {
+                    format!("`{}` returns -1", status.callee)
+                } else if classes == status.err {
                     format!("`{}` fails", status.callee)
                 } else if classes & status.err == 0 {
                     format!("`{}` succeeds", status.callee)
@@ -1867,6 +2011,15 @@ impl<'a> Interp<'a> {
         let status = st.status_mut(s);
         status.classes = classes;
         let err = status.err;
+        if let Some(link) = status.exc
+            && link.epoch == st.exc_epoch
+        {
+            if classes == err {
+                st.exc = link.on_failure;
+            } else if classes & err == 0 {
+                st.exc = link.on_success;
+            }
+        }
         let ids: Vec<ObjId> = st.live_objs().collect();
         for id in ids {
             let pending = st.obj(id).pending_steal.clone();
@@ -1932,6 +2085,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         lender: None,
         invalidated: None,
         stored_unowned: None,
+        exc_link: None,
     }
 }
 

@@ -99,6 +99,8 @@ pub struct Obj {
     pub lender: Option<Lender>,
     /// The lender may have changed since: the call that did it.
     pub invalidated: Option<(Span, Rc<str>)>,
+    /// What a NULL test of this call result says about the exception state.
+    pub exc_link: Option<ExcLink>,
     /// Stored into a long-lived place (an object's field, a static) without a reference of
     /// its own: where, and the place. A later `Py_INCREF` settles it.
     pub stored_unowned: Option<(Span, Rc<str>)>,
@@ -126,9 +128,28 @@ pub struct Status {
     /// The class that means failure.
     pub err: u8,
     pub callee: Rc<str>,
+    /// What testing the status says about the exception state.
+    pub exc: Option<ExcLink>,
 }
 
-#[derive(Clone, Debug, Default)]
+/// Whether an exception is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Exc {
+    Clear,
+    Set,
+    Unknown,
+}
+
+/// The exception state a test of a call's result reveals: on failure (error value, NULL)
+/// and on success. Valid while no later call has changed the state (`epoch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExcLink {
+    pub on_failure: Exc,
+    pub on_success: Exc,
+    pub epoch: u32,
+}
+
+#[derive(Clone, Debug)]
 pub struct State {
     pub env: BTreeMap<Place, Value>,
     pub objs: Vec<Option<Obj>>,
@@ -144,6 +165,27 @@ pub struct State {
     /// Decisions taken on non-object parameters (`(local, taken)`), which may decide a
     /// helper's contract (`decref_tuple` flags).
     pub param_tests: std::collections::BTreeSet<(u32, bool)>,
+    /// Whether an exception is set on this path.
+    pub exc: Exc,
+    /// Bumped by every call that may change the exception state.
+    pub exc_epoch: u32,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            env: BTreeMap::new(),
+            objs: Vec::new(),
+            statuses: Vec::new(),
+            eq_facts: Vec::new(),
+            path: None,
+            seq: 0,
+            params: Vec::new(),
+            param_tests: Default::default(),
+            exc: Exc::Clear,
+            exc_epoch: 0,
+        }
+    }
 }
 
 impl State {
@@ -267,6 +309,7 @@ impl State {
             p.map(|o| canon_obj(o, &mut order)).hash(&mut h);
         }
         self.param_tests.hash(&mut h);
+        self.exc.hash(&mut h);
         for (place, value) in &self.env {
             place.hash(&mut h);
             match value {
@@ -299,6 +342,10 @@ impl State {
             o.exists_if
                 .map(|(s, set)| (canon_st(s, &mut st_map), set))
                 .hash(&mut h);
+            o.exc_link
+                .filter(|l| l.epoch == self.exc_epoch)
+                .map(|l| (l.on_failure, l.on_success))
+                .hash(&mut h);
             o.pending_steal
                 .as_ref()
                 .map(|p| (canon_st(p.status, &mut st_map), p.on_failure))
@@ -307,6 +354,10 @@ impl State {
         for (i, s) in self.statuses.iter().enumerate() {
             if let (Some(s), Some(c)) = (s, st_map[i]) {
                 (c, s.classes).hash(&mut h);
+                s.exc
+                    .filter(|l| l.epoch == self.exc_epoch)
+                    .map(|l| (l.on_failure, l.on_success))
+                    .hash(&mut h);
             }
         }
         let mut facts: Vec<(u32, u32, bool)> = self

@@ -47,6 +47,9 @@ pub struct Summary {
     pub params: Vec<ParamSummary>,
     /// The function may run Python code (and so free objects its caller borrows).
     pub runs_python: bool,
+    /// Whether the function's error returns set an exception: `Some(true)` on every error
+    /// path, `Some(false)` on none, `None` when unknown or mixed.
+    pub error_sets_exception: Option<bool>,
     /// Per parameter: the function may change it as a container (remove items, call its
     /// methods), which may free items the caller borrowed from it.
     pub mutates: Vec<bool>,
@@ -69,6 +72,7 @@ impl Summary {
             returns: ReturnSummary::Unknown,
             params: vec![ParamSummary::Unknown; params],
             runs_python: true,
+            error_sets_exception: None,
             mutates: vec![false; params],
             source: SummarySource::Inferred,
         }
@@ -82,6 +86,7 @@ impl Summary {
             returns: ReturnSummary::Unknown,
             params: vec![ParamSummary::Borrow; params.len()],
             runs_python: true,
+            error_sets_exception: Some(true),
             mutates: vec![false; params.len()],
             source: SummarySource::Declared,
         };

@@ -10,6 +10,7 @@ use crate::registry::{RuleEntry, RuleMeta};
 mod borrowed_across_call;
 mod borrowed_return;
 mod borrowed_stored;
+mod error_without_exception;
 mod ignored_error;
 mod inconsistent_contract;
 mod reference_leak;
@@ -35,5 +36,6 @@ register_rules! {
     borrowed_across_call::BorrowedAcrossCall,
     borrowed_stored::BorrowedStored,
     inconsistent_contract::InconsistentContract,
+    error_without_exception::ErrorWithoutException,
     ignored_error::IgnoredError,
 }
