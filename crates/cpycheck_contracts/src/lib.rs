@@ -7,6 +7,7 @@
 pub mod annotation;
 pub mod codegen;
 pub mod containers;
+pub mod derefs;
 pub mod exceptions;
 mod generated;
 pub mod macros;

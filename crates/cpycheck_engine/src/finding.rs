@@ -92,6 +92,8 @@ pub enum FindingKind {
     },
     /// A borrowed reference stored into a long-lived place without a reference of its own.
     BorrowedStored { place: String },
+    /// The result of a call that can fail is used without a NULL check (`what`: how).
+    UncheckedNull { what: String },
     /// A function that must set an exception when it fails returns its error value (`NULL`,
     /// `-1`) on a path where no exception is set.
     ErrorWithoutException { null: bool },

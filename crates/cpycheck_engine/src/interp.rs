@@ -533,6 +533,7 @@ impl<'a> Interp<'a> {
                 invalidated: None,
                 stored_unowned: None,
                 exc_link: None,
+                fallible: false,
             });
             st.env.insert(Place::Local(p), Value::Obj(id));
             st.params.push(Some(id));
@@ -566,14 +567,15 @@ impl<'a> Interp<'a> {
             FindingKind::BorrowedStored { .. } => 8,
             FindingKind::IgnoredError { .. } => 9,
             FindingKind::ErrorWithoutException { .. } => 10,
+            FindingKind::UncheckedNull { .. } => 11,
         };
         let name = o.name.as_deref().unwrap_or("").to_string();
         // A leak is reported once per object (its first leaking exit, the others as notes);
         // other findings once per (location, variable); reveals once per state.
         let key = match &kind {
-            FindingKind::Leak { .. } | FindingKind::BorrowedAcrossCall { .. } => {
-                (tag, Span::default(), o.origin_span, name)
-            }
+            FindingKind::Leak { .. }
+            | FindingKind::BorrowedAcrossCall { .. }
+            | FindingKind::UncheckedNull { .. } => (tag, Span::default(), o.origin_span, name),
             FindingKind::Reveal { state } => (tag, span, Span::default(), state.clone()),
             _ => (tag, span, Span::default(), name),
         };
@@ -641,6 +643,7 @@ impl<'a> Interp<'a> {
             FindingKind::BorrowedStored { .. } => "stored here without a reference of its own",
             FindingKind::IgnoredError { .. } => "its result is ignored here",
             FindingKind::ErrorWithoutException { .. } => "returned here",
+            FindingKind::UncheckedNull { .. } => "used here without a NULL check",
         };
         // The finding's own event already says what happens here.
         let said = matches!(kind, FindingKind::BorrowedStored { .. })
@@ -831,6 +834,9 @@ impl<'a> Interp<'a> {
                 }
                 self.check_released(st, id, span, false, false);
                 self.check_invalidated(st, id, span);
+                if !nullable {
+                    self.check_unchecked(st, id, span, "passed to `Py_INCREF`");
+                }
                 let what = if *nullable { "Py_XINCREF" } else { "Py_INCREF" };
                 let o = st.obj_mut(id);
                 if !nullable {
@@ -861,6 +867,7 @@ impl<'a> Interp<'a> {
                 if let Some(Value::Obj(id)) = Some(self.eval(st, arg)) {
                     self.check_released(st, id, span, false, false);
                     self.check_invalidated(st, id, span);
+                    self.check_unchecked(st, id, span, "dereferenced");
                 }
             }
             StatementKind::Reveal { arg } => {
@@ -933,6 +940,22 @@ impl<'a> Interp<'a> {
             return true;
         }
         false
+    }
+
+    /// Reports the use of a fallible call's result that may still be NULL. Returns true when
+    /// reported.
+    fn check_unchecked(&mut self, st: &mut State, id: ObjId, span: Span, what: &str) -> bool {
+        let o = st.obj(id);
+        if !o.fallible || o.exists_if.is_some() || st.is_null(id) || st.is_non_null(id) {
+            return false;
+        }
+        let kind = FindingKind::UncheckedNull {
+            what: what.to_string(),
+        };
+        self.report(st, id, kind, span);
+        // Reported once: past this point the object is taken to exist.
+        st.obj_mut(id).null = Nullness::NonNull;
+        true
     }
 
     /// Reports a use of a borrowed reference whose lender may have changed. Returns true when
@@ -1019,6 +1042,7 @@ impl<'a> Interp<'a> {
         }
         let what = if nullable { "Py_XDECREF" } else { "Py_DECREF" };
         if !nullable {
+            self.check_unchecked(st, id, span, "passed to `Py_DECREF`");
             st.obj_mut(id).null = Nullness::NonNull;
         }
         if st.obj(id).pending_steal.is_some() {
@@ -1198,6 +1222,17 @@ impl<'a> Interp<'a> {
             _ => None,
         };
         self.exception_effect(st, &resolved, &name, result);
+        if let (Resolved::Api(c), Value::Obj(id)) = (&resolved, result)
+            && match c.returns {
+                Returns::New { nullable } => nullable,
+                Returns::Borrowed { nullable } => {
+                    nullable && cpycheck_contracts::derefs::borrowed_result_can_fail(&name)
+                }
+                _ => false,
+            }
+        {
+            st.obj_mut(id).fallible = true;
+        }
         let lender = match (&resolved, &call.callee) {
             (Resolved::Api(_), Callee::Named(n)) => match containers::lender(n) {
                 Some(containers::Lender::Arg(i)) => {
@@ -1247,6 +1282,12 @@ impl<'a> Interp<'a> {
             }
             if self.check_invalidated(st, id, aspan) {
                 continue;
+            }
+            if i == 0
+                && matches!(resolved, Resolved::Api(_))
+                && cpycheck_contracts::derefs::derefs_first_arg(&name)
+            {
+                self.check_unchecked(st, id, aspan, &format!("passed to `{name}`"));
             }
             match effect {
                 Some(ArgEffect::Borrow | ArgEffect::OutBorrowed | ArgEffect::OutNew) => {
@@ -1942,6 +1983,22 @@ impl<'a> Interp<'a> {
             } else {
                 link.on_success
             };
+            // `PyErr_Occurred()` is NULL: the calls whose failure would have raised did not
+            // fail.
+            let tests_exception = link.on_failure == Exc::Clear && link.on_success == Exc::Set;
+            if tests_exception && null == Nullness::Null {
+                let ok: Vec<ObjId> =
+                    st.live_objs()
+                        .filter(|&o| {
+                            st.obj(o).exc_link.is_some_and(|l| {
+                                l.epoch == st.exc_epoch && l.on_failure == Exc::Set
+                            }) && st.obj(o).null == Nullness::Maybe
+                        })
+                        .collect();
+                for o in ok {
+                    st.obj_mut(o).null = Nullness::NonNull;
+                }
+            }
         }
         if let Some((s, set)) = st.obj(id).exists_if {
             let mask = if null == Nullness::NonNull { set } else { !set };
@@ -2086,6 +2143,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         invalidated: None,
         stored_unowned: None,
         exc_link: None,
+        fallible: false,
     }
 }
 

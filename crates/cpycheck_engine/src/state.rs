@@ -99,6 +99,8 @@ pub struct Obj {
     pub lender: Option<Lender>,
     /// The lender may have changed since: the call that did it.
     pub invalidated: Option<(Span, Rc<str>)>,
+    /// The result of an API call that returns NULL when it fails, not yet tested.
+    pub fallible: bool,
     /// What a NULL test of this call result says about the exception state.
     pub exc_link: Option<ExcLink>,
     /// Stored into a long-lived place (an object's field, a static) without a reference of

@@ -15,6 +15,7 @@ mod ignored_error;
 mod inconsistent_contract;
 mod reference_leak;
 mod release_of_borrowed;
+mod unchecked_null;
 mod use_after_release;
 mod use_after_steal;
 
@@ -36,6 +37,7 @@ register_rules! {
     borrowed_across_call::BorrowedAcrossCall,
     borrowed_stored::BorrowedStored,
     inconsistent_contract::InconsistentContract,
+    unchecked_null::UncheckedNull,
     error_without_exception::ErrorWithoutException,
     ignored_error::IgnoredError,
 }

@@ -1,0 +1,76 @@
+//! APIs (mostly macros) that read through their first argument without checking it for NULL:
+//! passing them an unchecked result of a call that can fail crashes. The data behind CPY201.
+//!
+//! Functions that check for NULL themselves, or that give NULL a meaning (`PyObject_SetAttr`
+//! deletes, `Py_BuildValue("N", NULL)` propagates the error), are deliberately absent.
+
+/// Sorted.
+const DEREF_ARG0: &[&str] = &[
+    "PyByteArray_AS_STRING",
+    "PyBytes_AS_STRING",
+    "PyBytes_Check",
+    "PyBytes_GET_SIZE",
+    "PyDict_Check",
+    "PyDict_CheckExact",
+    "PyDict_GET_SIZE",
+    "PyFloat_AS_DOUBLE",
+    "PyFloat_Check",
+    "PyList_Check",
+    "PyList_CheckExact",
+    "PyList_GET_ITEM",
+    "PyList_GET_SIZE",
+    "PyList_SET_ITEM",
+    "PyLong_Check",
+    "PyLong_CheckExact",
+    "PyObject_TypeCheck",
+    "PySequence_Fast_GET_ITEM",
+    "PySequence_Fast_GET_SIZE",
+    "PySequence_Fast_ITEMS",
+    "PyTuple_Check",
+    "PyTuple_CheckExact",
+    "PyTuple_GET_ITEM",
+    "PyTuple_GET_SIZE",
+    "PyTuple_SET_ITEM",
+    "PyType_Check",
+    "PyUnicode_Check",
+    "PyUnicode_CheckExact",
+    "PyUnicode_DATA",
+    "PyUnicode_GET_LENGTH",
+    "PyUnicode_KIND",
+    "Py_REFCNT",
+];
+
+/// Borrowed results that really are NULL on failure (most NULL-able borrowed results in the
+/// contracts table never are in practice: `PyMethod_GET_FUNCTION`, `PyModule_GetDict`).
+/// Sorted.
+const FALLIBLE_BORROWED: &[&str] = &[
+    "PyDict_GetItem",
+    "PyDict_GetItemString",
+    "PyDict_GetItemWithError",
+    "PyImport_AddModule",
+    "PyList_GetItem",
+    "PySys_GetObject",
+    "PyTuple_GetItem",
+];
+
+/// Whether a borrowed result of the API is NULL when the API fails (or finds nothing).
+pub fn borrowed_result_can_fail(api: &str) -> bool {
+    FALLIBLE_BORROWED.binary_search(&api).is_ok()
+}
+
+/// Whether the API reads through its first argument unchecked.
+pub fn derefs_first_arg(api: &str) -> bool {
+    DEREF_ARG0.binary_search(&api).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_is_sorted_and_names_known_apis() {
+        assert!(super::DEREF_ARG0.windows(2).all(|w| w[0] < w[1]));
+        assert!(super::FALLIBLE_BORROWED.windows(2).all(|w| w[0] < w[1]));
+        for name in super::DEREF_ARG0.iter().chain(super::FALLIBLE_BORROWED) {
+            assert!(crate::lookup(name).is_some(), "{name} has no contract");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+use crate::declare_rule;
+use crate::registry::{Check, Message, object_name};
+use cpycheck_engine::{Finding, FindingKind};
+
+declare_rule! {
+    /// ## What it does
+    /// Finds results of C-API calls that return NULL when they fail (`PyTuple_New`,
+    /// `PyObject_GetAttrString`, `PyList_GetItem`, ...) used before they are checked:
+    /// dereferenced (`x->ob_type`, `Py_TYPE(x)`), passed to `Py_INCREF` / `Py_DECREF`, or
+    /// passed to a macro that reads through its argument (`PyTuple_SET_ITEM`,
+    /// `PyList_GET_SIZE`, `PyLong_Check`, ...).
+    ///
+    /// ## Why is this bad?
+    /// When the call fails — out of memory, a missing attribute, an index out of range — the
+    /// function dereferences NULL and the interpreter crashes instead of raising the
+    /// exception the failed call already set.
+    ///
+    /// ## Example
+    /// ```c
+    /// PyObject *pair = PyTuple_New(2);
+    /// PyTuple_SET_ITEM(pair, 0, first);    /* crashes when PyTuple_New failed */
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```c
+    /// PyObject *pair = PyTuple_New(2);
+    /// if (pair == NULL)
+    ///     return NULL;
+    /// PyTuple_SET_ITEM(pair, 0, first);
+    /// ```
+    ///
+    /// ## Known limitations
+    /// Results passed to other functions are not reported: many C-API functions accept
+    /// NULL for some arguments or give it a meaning. Results of your own functions are not
+    /// tracked for NULL.
+    pub UncheckedNull, "CPY201", "unchecked-null", preview = true
+}
+
+impl UncheckedNull {
+    pub(crate) const CHECK: Check = Check::Finding(Self::check);
+
+    fn check(f: &Finding) -> Option<Message> {
+        let FindingKind::UncheckedNull { what } = &f.kind else {
+            return None;
+        };
+        let name = object_name(&f.object);
+        let api = &f.object.what;
+        Some(
+            Message::new(format!(
+                "`{name}` may be NULL when `{api}` fails, and is {what} without a check"
+            ))
+            .help(format!("test `{name}` for NULL and return the error first")),
+        )
+    }
+}
