@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use cpycheck_diagnostics::FileReport;
-use cpycheck_rules::Settings;
+use cpycheck_rules::{ExternalSummaries, FileExports, Settings};
 use ignore::WalkBuilder;
 use rayon::prelude::*;
 
@@ -39,9 +39,24 @@ pub fn check_paths(paths: &[PathBuf], settings: &Settings, filter: &RuleFilter) 
     let inputs = collect_inputs(paths);
     let panic_on = std::env::var(TEST_PANIC_ENV).ok().filter(|s| !s.is_empty());
     let analyse_all = || {
+        let none = ExternalSummaries::default();
+        let first: Vec<(FileReport, FileExports)> = inputs
+            .par_iter()
+            .map(|input| analyse(input, settings, &none, panic_on.as_deref()))
+            .collect();
+        // The files that call functions defined in other files learn their contracts and
+        // are analysed once more (one round: summaries do not chain across files).
+        let external = ExternalSummaries::from_exports(first.iter().map(|(_, e)| e));
         inputs
             .par_iter()
-            .map(|input| analyse(input, settings, panic_on.as_deref()))
+            .zip(first)
+            .map(|(input, (report, exports))| {
+                if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
+                    analyse(input, settings, &external, panic_on.as_deref()).0
+                } else {
+                    report
+                }
+            })
             .collect::<Vec<_>>()
     };
     let mut reports = match rayon::ThreadPoolBuilder::new()
@@ -147,42 +162,59 @@ fn error_message(err: &ignore::Error) -> String {
 
 /// Reads and analyses one input. Never panics: read errors, binary files and panics inside
 /// the analysis become the report's `error`.
-fn analyse(input: &Input, settings: &Settings, panic_on: Option<&str>) -> FileReport {
+fn analyse(
+    input: &Input,
+    settings: &Settings,
+    external: &ExternalSummaries,
+    panic_on: Option<&str>,
+) -> (FileReport, FileExports) {
     let (display, path) = match input {
         Input::File { display, path } => (display, path),
-        Input::Error { display, message } => return error_report(display, message.clone()),
+        Input::Error { display, message } => {
+            return (
+                error_report(display, message.clone()),
+                FileExports::default(),
+            );
+        }
     };
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(err) => return error_report(display, format!("cannot read: {err}")),
+        Err(err) => {
+            let report = error_report(display, format!("cannot read: {err}"));
+            return (report, FileExports::default());
+        }
     };
     if bytes.contains(&0) {
-        return error_report(
+        let report = error_report(
             display,
             "binary file (contains NUL bytes); not analysed".into(),
         );
+        return (report, FileExports::default());
     }
     let result = isolation::catch(|| {
         if panic_on.is_some_and(|needle| display.contains(needle)) {
             panic!("{TEST_PANIC_ENV} matched this file");
         }
-        cpycheck_rules::check_file(display, &bytes, settings)
+        cpycheck_rules::check_file_with(display, &bytes, settings, external)
     });
     match result {
-        Ok(mut report) => {
+        Ok((mut report, exports)) => {
             report.path.clone_from(display);
-            report
+            (report, exports)
         }
-        Err(panic) => FileReport {
-            path: display.clone(),
-            source: String::from_utf8_lossy(&bytes).into_owned(),
-            error: Some(format!(
-                "internal error: {panic}; this is a bug in cpycheck, please report it \
+        Err(panic) => (
+            FileReport {
+                path: display.clone(),
+                source: String::from_utf8_lossy(&bytes).into_owned(),
+                error: Some(format!(
+                    "internal error: {panic}; this is a bug in cpycheck, please report it \
                  (set {}=1 for a backtrace)",
-                isolation::BACKTRACE_ENV
-            )),
-            ..FileReport::default()
-        },
+                    isolation::BACKTRACE_ENV
+                )),
+                ..FileReport::default()
+            },
+            FileExports::default(),
+        ),
     }
 }
 

@@ -32,8 +32,84 @@ impl Default for Settings {
     }
 }
 
+/// Contracts of functions defined in the other files of a run, by name: what makes helper
+/// summaries work across files.
+#[derive(Clone, Debug, Default)]
+pub struct ExternalSummaries {
+    summaries: HashMap<String, Summary>,
+}
+
+impl ExternalSummaries {
+    /// Collects the exported functions of every file. A name defined with different
+    /// contracts in several files (platform variants of one helper) is left out.
+    pub fn from_exports<'a>(exports: impl IntoIterator<Item = &'a FileExports>) -> Self {
+        let mut summaries: HashMap<String, Summary> = HashMap::new();
+        let mut conflicting: HashSet<String> = HashSet::new();
+        for e in exports {
+            for (name, summary) in &e.summaries {
+                match summaries.get(name) {
+                    Some(existing) if existing != summary => {
+                        conflicting.insert(name.clone());
+                    }
+                    Some(_) => {}
+                    None => {
+                        summaries.insert(name.clone(), summary.clone());
+                    }
+                }
+            }
+        }
+        for name in conflicting {
+            summaries.remove(&name);
+        }
+        ExternalSummaries { summaries }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.summaries.is_empty()
+    }
+
+    /// Whether any of `calls` has a contract here: the file would learn something from a
+    /// second analysis.
+    pub fn knows_any(&self, calls: &[String]) -> bool {
+        calls.iter().any(|c| self.summaries.contains_key(c))
+    }
+}
+
+/// What a file offers to, and needs from, the other files of the run.
+#[derive(Clone, Debug, Default)]
+pub struct FileExports {
+    /// Contracts of the file's non-`static` functions.
+    pub summaries: Vec<(String, Summary)>,
+    /// Functions the file calls that it neither defines nor finds in the API contracts.
+    pub unresolved_calls: Vec<String>,
+}
+
 /// Analyses one file's bytes. Bad input becomes `FileReport::error`, never a panic.
 pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
+    check_file_with(path, bytes, settings, &ExternalSummaries::default()).0
+}
+
+/// [`check_file`], with the contracts of other files' functions, and what this file exports
+/// to them. A run analyses every file once without external summaries, then again, with the
+/// summaries of all files, the files that call functions defined elsewhere.
+pub fn check_file_with(
+    path: &str,
+    bytes: &[u8],
+    settings: &Settings,
+    external: &ExternalSummaries,
+) -> (FileReport, FileExports) {
+    let mut exports = FileExports::default();
+    let report = check_file_inner(path, bytes, settings, external, &mut exports);
+    (report, exports)
+}
+
+fn check_file_inner(
+    path: &str,
+    bytes: &[u8],
+    settings: &Settings,
+    external: &ExternalSummaries,
+    exports: &mut FileExports,
+) -> FileReport {
     let mut report = FileReport {
         path: path.to_string(),
         source: same_length_text(bytes),
@@ -70,7 +146,15 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         }
         bodies.push(lower_function(f, &cx));
     }
-    let run = run_engine(&report.source, &model, &bodies, settings);
+    let run = run_engine(&report.source, &model, &bodies, settings, external);
+    for f in &model.functions {
+        if !f.is_static
+            && let Some(s) = run.summaries.get(&f.name)
+        {
+            exports.summaries.push((f.name.clone(), s.clone()));
+        }
+    }
+    exports.unresolved_calls = unresolved_calls(&bodies, &run.summaries);
     report.functions_analyzed += bodies.len();
     report.functions_incomplete += run.incomplete;
     if run.contract_error.is_some() {
@@ -147,7 +231,13 @@ pub fn dump_summaries(bytes: &[u8], settings: &Settings) -> String {
         .filter(|f| !f.has_errors)
         .map(|f| lower_function(f, &cx))
         .collect();
-    let run = run_engine(&source, &model, &bodies, settings);
+    let run = run_engine(
+        &source,
+        &model,
+        &bodies,
+        settings,
+        &ExternalSummaries::default(),
+    );
     let mut out = String::new();
     if let Some(e) = &run.contract_error {
         out.push_str(&format!("error: {e}\n"));
@@ -184,7 +274,13 @@ struct EngineRun {
 }
 
 /// Analyses every function, callees first so that callers see their summaries.
-fn run_engine(source: &str, model: &FileModel, bodies: &[Body], settings: &Settings) -> EngineRun {
+fn run_engine(
+    source: &str,
+    model: &FileModel,
+    bodies: &[Body],
+    settings: &Settings,
+    external: &ExternalSummaries,
+) -> EngineRun {
     let registered = registered_functions(model);
     let (declared, contract_error) = match declared_contracts(source, bodies, settings) {
         Ok(declared) => (declared, None),
@@ -195,7 +291,13 @@ fn run_engine(source: &str, model: &FileModel, bodies: &[Body], settings: &Setti
     let mut incomplete = 0;
     for i in callee_first_order(bodies) {
         let body = &bodies[i];
-        let lookup = |name: &str| declared.get(name).or_else(|| summaries.get(name)).cloned();
+        let lookup = |name: &str| {
+            declared
+                .get(name)
+                .or_else(|| summaries.get(name))
+                .or_else(|| external.summaries.get(name))
+                .cloned()
+        };
         let ecx = EngineContext {
             registered: registered.contains(body.name.as_str()),
             python_version: settings.python_version,
@@ -308,6 +410,32 @@ fn max_position(annotations: &[Annotation]) -> usize {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// Named callees with no contract: not an API, not defined (or declared) in this file.
+fn unresolved_calls(bodies: &[Body], known: &HashMap<String, Summary>) -> Vec<String> {
+    let mut out: Vec<String> = bodies
+        .iter()
+        .flat_map(|b| &b.blocks)
+        .flat_map(|block| &block.stmts)
+        .filter_map(|s| match &s.kind {
+            StatementKind::Assign {
+                value: Rvalue::Call(c),
+                ..
+            } => match &c.callee {
+                Callee::Named(n)
+                    if !known.contains_key(n) && cpycheck_contracts::lookup(n).is_none() =>
+                {
+                    Some(n.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn registered_functions(model: &FileModel) -> HashSet<&str> {

@@ -7,7 +7,9 @@ pub mod rules;
 
 mod check;
 
-pub use check::{Settings, check_file, dump_cfg, dump_summaries};
+pub use check::{
+    ExternalSummaries, FileExports, Settings, check_file, check_file_with, dump_cfg, dump_summaries,
+};
 pub use registry::RuleMeta;
 
 /// All rules, in code order.
