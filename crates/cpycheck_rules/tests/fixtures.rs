@@ -1,5 +1,6 @@
-//! The fixture harness: every `fixtures/**/*.c` is checked and its diagnostics compared with
-//! the `// expect: CODE` comments on its lines; fixed twins (`*.fixed.c`) must be silent.
+//! The fixture harness: every `fixtures/**/*.c` and `fixtures/**/*.pyx` is checked and its
+//! diagnostics compared with the `// expect: CODE` (`# expect: CODE`) comments on its lines;
+//! fixed twins (`*.fixed.c`, `*.fixed.pyx`) must be silent.
 //! The rendered output of each positive fixture is snapshotted. The fixture format is
 //! described in `fixtures/README.md`; there is no list to maintain, new files are found by
 //! walking the folder.
@@ -75,7 +76,11 @@ fn fixture_snapshots() {
             render_text(&reports, &opts),
             render_errors(&reports, &opts)
         );
-        let name = f.rel_path.trim_end_matches(".c").replace('/', "__");
+        let name = f
+            .rel_path
+            .trim_end_matches(".c")
+            .trim_end_matches(".pyx")
+            .replace('/', "__");
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             insta::with_settings!({
                 snapshot_path => "snapshots/fixtures",

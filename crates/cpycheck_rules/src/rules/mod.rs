@@ -2,12 +2,14 @@
 //! fixture folder `fixtures/CPYxxx/`.
 //!
 //! A rule declares `const CHECK: Check`: either `Check::Finding` (it turns ownership-engine
-//! findings into messages) or `Check::File` (it inspects the file's syntax model and lowered
-//! functions itself).
+//! findings into messages), `Check::File` (it inspects the file's syntax model and lowered
+//! functions itself) or `Check::Cython` (it inspects a `.pyx`/`.pxd` file's Cython model).
 
 use crate::registry::{RuleEntry, RuleMeta};
 
 mod borrowed_return;
+mod cython_dealloc_uses_object;
+mod cython_pointer_escape;
 mod reference_leak;
 mod release_of_borrowed;
 mod use_after_release;
@@ -28,4 +30,6 @@ register_rules! {
     release_of_borrowed::ReleaseOfBorrowed,
     borrowed_return::BorrowedReturn,
     use_after_steal::UseAfterSteal,
+    cython_dealloc_uses_object::CythonDeallocUsesObject,
+    cython_pointer_escape::CythonPointerEscape,
 }
