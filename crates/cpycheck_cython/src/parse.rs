@@ -143,15 +143,50 @@ const DECL_MODIFIERS: &[&str] = &[
     "public", "readonly", "api", "inline", "static", "extern", "packed", "noexcept", "nogil",
 ];
 
+/// Drops C name specifications (`cdef int x "c_x"`, `object f "PY_NEW" (object t)`): a
+/// string right after an identifier.
+fn strip_cnames(tokens: &[Token]) -> Vec<Token> {
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        if t.kind == TokKind::Str && out.last().is_some_and(|p| p.kind == TokKind::Ident) {
+            continue;
+        }
+        out.push(t.clone());
+    }
+    out
+}
+
 /// Parses a declaration `TYPE decl[, decl...]` (modifiers already removed) into names and
 /// types. `None` when it does not read as one.
 fn declarations(tokens: &[Token]) -> Option<Vec<Param>> {
+    let tokens = &strip_cnames(tokens)[..];
     // Drop an initialiser in each part.
     let parts = split_commas(tokens);
     let first = parts.first()?;
     let first = until_assign(first);
+    // An untyped name is a Python object: `cdef name`, `cdef readonly name = value`.
+    if let [name] = first
+        && name.kind == TokKind::Ident
+    {
+        let object = |p: &Token| Param {
+            name: p.text.clone(),
+            span: p.span,
+            ty: Some(TypeRef {
+                base: "object".into(),
+                pointers: 0,
+            }),
+        };
+        let mut out = vec![object(name)];
+        for part in &parts[1..] {
+            match until_assign(part) {
+                [n] if n.kind == TokKind::Ident => out.push(object(n)),
+                _ => return None,
+            }
+        }
+        return Some(out);
+    }
     // Function pointer: TYPE (*name)(...)
-    if let Some(p) = first.iter().position(|t| t.is("(")) {
+    if let Some(p) = first.windows(2).position(|w| w[0].is("(") && w[1].is("*")) {
         let inner = &first[p + 1..];
         let stars = inner.iter().take_while(|t| t.is("*")).count();
         let name = inner.get(stars).filter(|t| t.kind == TokKind::Ident)?;
@@ -489,9 +524,9 @@ impl Reader<'_> {
                 }
             }
             ":" if t.len() == i + 1 => {
-                // `cdef:` block of module-level declarations.
+                // `cdef:` block: each line reads as if it started with `cdef`.
                 for child in &node.children {
-                    self.global_decl(&child.line, &child.line.tokens);
+                    self.cdef_block_member(child);
                 }
             }
             _ => {
@@ -511,6 +546,33 @@ impl Reader<'_> {
                     self.global_decl(&node.line, &t[i..]);
                 }
             }
+        }
+    }
+
+    fn cdef_block_member(&mut self, node: &Node) {
+        let t = &node.line.tokens;
+        let mut i = 0;
+        while t
+            .get(i)
+            .is_some_and(|x| DECL_MODIFIERS.contains(&x.text.as_str()))
+        {
+            i += 1;
+        }
+        match t.get(i).map(|x| x.text.as_str()) {
+            Some("struct" | "union" | "enum" | "cppclass" | "fused") => {
+                if let Some(name) = t.get(i + 1).filter(|x| x.kind == TokKind::Ident) {
+                    self.file.c_types.insert(name.text.clone());
+                }
+            }
+            Some("ctypedef") => self.ctypedef(node),
+            _ if is_function_header(&t[i..]) => {
+                if header_colon(t).is_some()
+                    && let Some(f) = self.function(node, FunctionKind::Cdef)
+                {
+                    self.file.functions.push(f);
+                }
+            }
+            _ => self.global_decl(&node.line, t),
         }
     }
 
@@ -554,18 +616,25 @@ impl Reader<'_> {
                     .take_while(|x| !x.is(":"))
                     .filter(|x| x.kind == TokKind::Ident && !x.is("struct"))
                     .last();
-                match name {
-                    Some(n) => {
-                        self.file.c_types.insert(n.text.clone());
-                    }
-                    None => self.skip(&node.line, "ctypedef without a name"),
+                // `ctypedef enum:` without a name declares constants only.
+                if let Some(n) = name {
+                    self.file.c_types.insert(n.text.clone());
                 }
             }
             _ => {
                 let body = &t[1..];
-                let name = match declarations(body) {
-                    Some(d) => d.into_iter().next().map(|p| p.name),
-                    None => None,
+                let name = if is_function_header(body)
+                    && !body.windows(2).any(|w| w[0].is("(") && w[1].is("*"))
+                {
+                    // A function type: `ctypedef int handler_t(void *data)`.
+                    let open = body.iter().position(|x| x.is("(")).unwrap_or(0);
+                    body[..open]
+                        .iter()
+                        .rev()
+                        .find(|x| x.kind == TokKind::Ident)
+                        .map(|x| x.text.clone())
+                } else {
+                    declarations(body).and_then(|d| d.into_iter().next().map(|p| p.name))
                 };
                 match name {
                     Some(n) => {
@@ -622,9 +691,14 @@ impl Reader<'_> {
         let rest = &t[i..];
         match rest.first().map(|x| x.text.as_str()) {
             Some("struct" | "union" | "enum" | "cppclass" | "class" | "packed") => {
-                if let Some(name) = rest
+                // `class mod.Name [object X]`: the last part of the dotted name.
+                let name_end = rest
                     .iter()
-                    .skip(1)
+                    .position(|x| x.is("[") || x.is("(") || x.is(":"))
+                    .unwrap_or(rest.len());
+                if let Some(name) = rest[1..name_end]
+                    .iter()
+                    .rev()
                     .find(|x| x.kind == TokKind::Ident && !x.is("struct"))
                 {
                     if rest[0].is("class") {
@@ -641,6 +715,7 @@ impl Reader<'_> {
 
     /// A declaration inside `cdef extern`: a function prototype or a variable.
     fn extern_decl(&mut self, line: &Line, t: &[Token]) {
+        let t = &strip_cnames(t)[..];
         if is_function_header(t) {
             let open = t.iter().position(|x| x.is("(")).unwrap_or(0);
             let name = t[..open].iter().rev().find(|x| x.kind == TokKind::Ident);
@@ -987,6 +1062,72 @@ def top(obj, int x, *args, **kw):
     }
 
     #[test]
+    fn reads_real_world_declaration_forms() {
+        let src = r#"
+cdef:
+    struct FRBuffer:
+        const char* buf
+    inline ssize_t frb_len(FRBuffer *frb):
+        return frb.len
+    void* codec_map[(MAX + 1) * 2]
+    std_UUID = uuid.UUID
+
+cdef extern from "x.h":
+    cdef object NEW_ELEMENT "PY_NEW" (object t)
+    ctypedef int read_handler_t(void *data, unsigned char *buffer)
+    ctypedef enum:
+        A_CONSTANT
+    cdef class lxml.etree._Element [ object LxmlElement ]:
+        pass
+
+cdef class Reader:
+    cdef readonly buffer
+    cdef public slow, fast
+    cdef _element "c_element"
+    cdef:
+        readonly _traceback
+        int count
+
+    def f(self):
+        cdef:
+            int32_t n = 0
+            pts = make(n)
+        cdef is_readable
+"#;
+        let f = parse(src);
+        assert!(f.skipped.is_empty(), "{:?}", f.skipped);
+        assert_eq!(f.functions[0].name, "frb_len");
+        assert!(f.c_types.contains("FRBuffer") && f.c_types.contains("read_handler_t"));
+        assert!(f.extension_types.contains("_Element"));
+        assert_eq!(f.externs[0].name, "NEW_ELEMENT");
+        let globals: Vec<&str> = f.globals.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(globals, ["codec_map", "std_UUID"]);
+        let reader = f.class("Reader").unwrap();
+        let attrs: Vec<(&str, TypeKind)> = reader
+            .attributes
+            .iter()
+            .map(|a| (a.name.as_str(), f.classify(&a.ty)))
+            .collect();
+        assert_eq!(
+            attrs,
+            [
+                ("buffer", TypeKind::Object),
+                ("slow", TypeKind::Object),
+                ("fast", TypeKind::Object),
+                ("_element", TypeKind::Object),
+                ("_traceback", TypeKind::Object),
+                ("count", TypeKind::C)
+            ]
+        );
+        let locals: Vec<&str> = reader.methods[0]
+            .locals
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        assert_eq!(locals, ["n", "pts", "is_readable"]);
+    }
+
+    #[test]
     fn odd_input_never_panics() {
         for src in [
             "",
@@ -1010,6 +1151,10 @@ def top(obj, int x, *args, **kw):
             "cdef extern void f(void *)",
         ] {
             let _ = parse(src);
+        }
+        // Every prefix of a realistic file: no slicing or indexing can go out of bounds.
+        for end in (0..=SRC.len()).filter(|&i| SRC.is_char_boundary(i)) {
+            let _ = parse(&SRC[..end]);
         }
         let deep = "if x:\n".to_string()
             + &(0..500)

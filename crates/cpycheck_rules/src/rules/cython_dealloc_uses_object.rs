@@ -143,6 +143,19 @@ fn none_test(tokens: &[Token], i: usize) -> bool {
         && matches!(after.first(), Some(&(":" | "and" | "or")) | None))
 }
 
+/// `self.NAME is not None` / `self.NAME != None` at `i`.
+fn positive_test(tokens: &[Token], i: usize) -> bool {
+    let after: Vec<&str> = tokens[i + 3..]
+        .iter()
+        .take(3)
+        .map(|t| t.text.as_str())
+        .collect();
+    matches!(
+        after.as_slice(),
+        ["is", "not", "None", ..] | ["!=", "None", ..]
+    )
+}
+
 /// Which attributes a block header guards: `if self.x is not None:` / `if self.x:`.
 fn guards(stmt: &Stmt, this: &str, negated: bool) -> Vec<String> {
     let t = &stmt.tokens;
@@ -194,11 +207,23 @@ fn visit(
         } else {
             t.iter().rposition(|x| x.is(":")).unwrap_or(t.len())
         };
-        for (i, attr) in attribute_uses(&t[..header_end], this) {
+        let uses = attribute_uses(&t[..header_end], this);
+        for &(i, attr) in &uses {
             if !cleared.contains_key(attr) || guarded.contains(attr) {
                 continue;
             }
             if releases(i) || none_test(t, i) {
+                continue;
+            }
+            // `self.x is not None and self.x.y`: guarded by the test before it.
+            let tested_before = uses.iter().any(|&(j, other)| {
+                j < i
+                    && other == attr
+                    && positive_test(t, j)
+                    && t[j..i].iter().any(|x| x.is("and"))
+                    && !t[j..i].iter().any(|x| x.is("or"))
+            });
+            if tested_before {
                 continue;
             }
             report(t, i, attr);

@@ -1,7 +1,7 @@
 use crate::declare_rule;
 use crate::registry::{Check, CythonContext, FileFinding, Message};
 use cpycheck_cython::query::{CastTarget, assignment, casts, enclosing_call, mentions};
-use cpycheck_cython::{ClassDef, CythonFile, FunctionDef, Stmt, TypeKind};
+use cpycheck_cython::{ClassDef, CythonFile, FunctionDef, FunctionKind, Stmt, TokKind, TypeKind};
 
 declare_rule! {
     /// ## What it does
@@ -36,11 +36,14 @@ declare_rule! {
     ///
     /// ## Known limitations
     /// A reference counts as kept when the same function (or, for a parameter, any method of
-    /// the class) stores the object in an attribute or a container, or increfs it; whether
+    /// the class) stores the object in an attribute, a container or a `global`, or increfs
+    /// it; whether
     /// that reference really lives as long as the C side is not checked. `self` and its
     /// attributes are taken as kept alive (the usual pattern: the object owns the C handle).
     /// Objects whose type this file does not declare, and C functions declared elsewhere
-    /// (a cimported `.pxd`), are not reported.
+    /// (a cimported `.pxd`), are not reported. Neither are parameters of `cdef` helpers (their
+    /// callers decide how long the object lives) nor stores into a struct reached through a
+    /// parameter or a local: only C fields of `self` and module-level C variables count.
     ///
     /// ## References
     /// - [Cython: casting, `<void*>`](https://cython.readthedocs.io/en/latest/src/userguide/language_basics.html#type-casting)
@@ -90,7 +93,12 @@ fn check_function(
             if path.len() > 1 || !is_object(file, f, root) {
                 continue;
             }
-            let Some(escape) = escape(file, f, s, &cast) else {
+            // A C-level helper's parameter: its callers decide how long the object lives.
+            let is_param = f.params.iter().any(|p| p.name == root);
+            if is_param && f.kind != FunctionKind::Def {
+                continue;
+            }
+            let Some(escape) = escape(file, f, this, s, &cast) else {
                 continue;
             };
             if kept(f, class, root) {
@@ -160,6 +168,7 @@ fn is_object(file: &CythonFile, f: &FunctionDef, name: &str) -> bool {
 fn escape(
     file: &CythonFile,
     f: &FunctionDef,
+    this: Option<&str>,
     s: &Stmt,
     cast: &cpycheck_cython::query::Cast,
 ) -> Option<Escape> {
@@ -182,11 +191,18 @@ fn escape(
     }
     let target = &t[..eq];
     let text: String = target.iter().map(|x| x.text.as_str()).collect();
+    let is_global = |name: &str| {
+        file.globals.iter().any(|g| g.name == name)
+            && !f.locals.iter().chain(&f.params).any(|l| l.name == name)
+    };
     match target {
-        // `ptr.field = <void*>obj`, `self.handle.data = ...`, `arr[i] = ...`
-        [first, ..] if target.len() >= 3 && first.text != "cdef" => {
+        // `self.handle.data = <void*>obj`, `g_table[i] = ...`: a C field of the object or of
+        // a module-level variable. Through a parameter or a local, the struct belongs to
+        // someone this function cannot see.
+        [first, ..] if target.len() >= 3 => {
             let field = target.iter().any(|x| x.is(".") || x.is("["));
-            field.then_some(Escape::Store(text))
+            let owned_here = Some(first.text.as_str()) == this || is_global(&first.text);
+            (field && owned_here).then_some(Escape::Store(text))
         }
         // A module-level C variable.
         [name]
@@ -229,8 +245,24 @@ fn kept(f: &FunctionDef, class: Option<&ClassDef>, name: &str) -> bool {
         });
         incref || container || stored
     };
+    // `global NAME` and `NAME = obj`: a module global keeps it.
+    let mut globals = Vec::new();
+    f.walk(|s, _| {
+        if s.first_is("global") {
+            globals.extend(
+                s.tokens[1..]
+                    .iter()
+                    .filter(|t| t.kind == TokKind::Ident)
+                    .map(|t| t.text.clone()),
+            );
+        }
+    });
+    let kept_in_global = |s: &Stmt| {
+        let t = &s.tokens;
+        t.len() == 3 && t[1].is("=") && t[2].is(name) && globals.iter().any(|g| t[0].is(g))
+    };
     let mut found = false;
-    f.walk(|s, _| found |= keeps(s));
+    f.walk(|s, _| found |= keeps(s) || kept_in_global(s));
     if found {
         return true;
     }
