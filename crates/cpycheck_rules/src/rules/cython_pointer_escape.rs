@@ -145,20 +145,35 @@ fn is_object(file: &CythonFile, f: &FunctionDef, name: &str) -> bool {
             Some(ty) => matches!(file.classify(ty), TypeKind::Object | TypeKind::SimpleObject),
         },
         None => {
-            // A local assigned in the body (Python objects by default in Cython).
+            // An undeclared local: Cython infers its type from what is assigned to it. It is a
+            // Python object only when no assignment could give it a C type (a cast, a C
+            // function's result, a C variable, an address, a loop over `range`).
+            let c_valued = |t: &cpycheck_cython::Token| {
+                t.is("<")
+                    || t.is("&")
+                    || file.externs.iter().any(|e| t.is(&e.name))
+                    || f.params.iter().chain(&f.locals).any(|p| {
+                        t.is(&p.name)
+                            && p.ty
+                                .as_ref()
+                                .is_some_and(|ty| file.classify(ty) == TypeKind::C)
+                    })
+            };
             let mut assigned = false;
+            let mut maybe_c = false;
             f.walk(|s, _| {
                 if let Some(eq) = assignment(&s.tokens)
                     && eq == 1
                     && s.tokens[0].is(name)
                 {
                     assigned = true;
+                    maybe_c |= s.tokens.get(2).is_none_or(c_valued);
                 }
                 if s.first_is("for") && s.tokens.get(1).is_some_and(|t| t.is(name)) {
-                    assigned = true;
+                    maybe_c = true;
                 }
             });
-            assigned && !file.globals.iter().any(|g| g.name == name)
+            assigned && !maybe_c && !file.globals.iter().any(|g| g.name == name)
         }
     }
 }
