@@ -73,9 +73,9 @@ fn cached_cython() -> Option<PathBuf> {
 /// The hint printed when the pinned Cython is missing.
 pub fn cython_install_hint() -> String {
     format!(
-        "python3 -m venv ~/.cache/cpycheck/cython-{CYTHON_VERSION} && \
-         ~/.cache/cpycheck/cython-{CYTHON_VERSION}/bin/pip install cython=={CYTHON_VERSION} \
-         (what .ci/run does), or set {CYTHON_ENV} to a cython {CYTHON_VERSION} executable"
+        "install it with `python3.11 -m venv ~/.cache/cpycheck/cython-{CYTHON_VERSION} && \
+         ~/.cache/cpycheck/cython-{CYTHON_VERSION}/bin/pip install cython=={CYTHON_VERSION}` \
+         (what .ci/run does), or set {CYTHON_ENV} to a Cython {CYTHON_VERSION} executable"
     )
 }
 
@@ -145,7 +145,7 @@ impl Toolchain {
             }
         }
         Err(format!(
-            "the runtime oracle needs Cython {CYTHON_VERSION} for the .pyx fixtures ({}); install it with `{}`",
+            "the runtime oracle needs Cython {CYTHON_VERSION} for the .pyx fixtures ({}); {}",
             seen.join("; "),
             cython_install_hint()
         ))

@@ -7,8 +7,8 @@ declare_rule! {
     /// ## What it does
     /// Finds a Python object cast to `void *` (or `PyObject *`) and handed to C — passed to a
     /// function declared in a `cdef extern` block as its `void *` parameter, or stored in a
-    /// C struct field or C variable — when nothing keeps a reference to the object for as
-    /// long as the C side holds the pointer.
+    /// C field of `self` or a module-level C variable — when nothing keeps a reference to the
+    /// object for as long as the C side holds the pointer.
     ///
     /// ## Why is this bad?
     /// A cast does not own anything. When the last Python reference goes away, the object
