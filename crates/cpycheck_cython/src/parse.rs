@@ -778,6 +778,17 @@ impl Reader<'_> {
                 return;
             }
             ["pass"] | ["\"\""] => {}
+            [
+                "if" | "elif" | "else" | "try" | "except" | "finally" | "with" | "IF" | "ELIF"
+                | "ELSE",
+                ..,
+            ] => {
+                // Compound statements in a class body: their members count like any other.
+                let mut inner = Vec::new();
+                for grand in &child.children {
+                    self.class_member(grand, class, &mut inner);
+                }
+            }
             ["def" | "async", ..] => {
                 if let Some(f) = self.function(child, FunctionKind::Def) {
                     class.methods.push(f);
@@ -1087,6 +1098,11 @@ cdef class Reader:
     cdef:
         readonly _traceback
         int count
+
+    try:
+        __slots__ = ()
+    except NameError:
+        pass
 
     def f(self):
         cdef:
