@@ -1,7 +1,7 @@
 use crate::declare_rule;
 use crate::registry::{Check, CythonContext, FileFinding, Message};
 use cpycheck_cython::query::attribute_uses;
-use cpycheck_cython::{ClassDef, CythonFile, Stmt, Token, TypeKind};
+use cpycheck_cython::{ClassDef, CythonFile, FunctionDef, Stmt, Token, TypeKind};
 use cpycheck_diagnostics::Span;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +42,8 @@ declare_rule! {
     /// attribute (`self.context = None`) is fine.
     ///
     /// ## Known limitations
+    /// Methods of the class that `__dealloc__` calls (`self.close()`) are followed one level
+    /// deep; other functions it passes `self` to are not.
     /// Only classes, attributes and base classes declared in the same file are understood;
     /// attributes declared in a separate `.pxd` are unknown, and so are not reported. A use
     /// behind `if self.attr is not None:` (or after `if self.attr is None: return`) is
@@ -102,9 +104,77 @@ impl CythonDeallocUsesObject {
                 );
                 },
             );
+            // One level into the class's own methods that `__dealloc__` calls.
+            let mut calls = Vec::new();
+            dealloc.walk(|stmt, _| {
+                let t = &stmt.tokens;
+                for (i, name) in attribute_uses(t, &this.name) {
+                    if t.get(i + 3).is_some_and(|x| x.is("("))
+                        && name != "__dealloc__"
+                        && let Some(m) = method_of(cx.file, class, name)
+                    {
+                        let span = Span::new(t[i].span.start as usize, t[i + 2].span.end as usize);
+                        calls.push((span, m));
+                    }
+                }
+            });
+            for (call, m) in calls {
+                let Some(m_this) = m.params.first() else {
+                    continue;
+                };
+                let mut first_use: Option<(Span, String)> = None;
+                visit(
+                    &m.body,
+                    &m_this.name,
+                    &cleared,
+                    &BTreeSet::new(),
+                    &mut |tokens, i, attr| {
+                        if first_use.is_none() {
+                            let span = Span::new(
+                                tokens[i].span.start as usize,
+                                tokens[i + 2].span.end as usize,
+                            );
+                            first_use = Some((span, attr.to_string()));
+                        }
+                    },
+                );
+                let Some((use_span, attr)) = first_use else {
+                    continue;
+                };
+                if !seen.insert((call, attr.clone())) {
+                    continue;
+                }
+                let message = Message::new(format!(
+                    "`__dealloc__` of `{}` calls `{}.{}()`, which uses object attribute `{}.{attr}` that the generated `tp_clear` may already have set to `None`",
+                    class.name, this.name, m.name, m_this.name
+                ))
+                .help(format!(
+                    "decorate `{}` with `@cython.no_gc_clear`, or keep what `{}` needs in C attributes",
+                    cleared[&attr], m.name
+                ))
+                .label(use_span, format!("`{}.{attr}` used here", m_this.name));
+                out.push(
+                    FileFinding::new(call, message)
+                        .in_function(format!("{}.__dealloc__", class.name))
+                        .note("when the object is part of a reference cycle, the garbage collector calls `tp_clear` before `__dealloc__`"),
+                );
+            }
         }
         out
     }
+}
+
+/// The method `name` of `class` or of a base class declared in the same file.
+fn method_of<'f>(file: &'f CythonFile, class: &'f ClassDef, name: &str) -> Option<&'f FunctionDef> {
+    let mut current = Some(class);
+    for _ in 0..32 {
+        let c = current?;
+        if let Some(m) = c.method(name) {
+            return Some(m);
+        }
+        current = c.bases.first().and_then(|b| file.class(b));
+    }
+    None
 }
 
 /// Object attributes that the class's `tp_clear` (or a base's) sets to `None`, with the
