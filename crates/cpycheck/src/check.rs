@@ -61,8 +61,8 @@ pub fn check_paths(paths: &[PathBuf], settings: &Settings, filter: &RuleFilter) 
 }
 
 /// Expands the user's paths into files: explicit files as given, directories walked for
-/// `.c`/`.h` (and Cython `.pyx`/`.pxd`) files honouring `.gitignore` (also outside git repositories), `.ignore` and
-/// hidden-file rules. Duplicates are dropped.
+/// `.c`/`.h` and Cython `.pyx`/`.pxd` files honouring `.gitignore` (also outside git
+/// repositories), `.ignore` and hidden-file rules. Duplicates are dropped.
 fn collect_inputs(paths: &[PathBuf]) -> Vec<Input> {
     let mut inputs = Vec::new();
     for path in paths {
