@@ -10,10 +10,11 @@ use crate::workspace_root;
 pub const USAGE: &str = "\
 usage: cargo xtask oracle [--fixture PATH] [--runtime-only] [--no-breaks] [--jobs N] [--verbose]
 
-  Compiles every fixture as an extension module against python3.11-dbg, runs it, and
-  checks that positives leak or crash as their header promises, that fixed twins are
-  clean, that re-inserting each twin's `break:` bug is noticed, and that cpycheck reports
-  exactly the `// expect:` diagnostics.
+  Compiles every fixture as an extension module against python3.11-dbg (`.pyx` fixtures
+  through the pinned Cython first), runs it, and checks that positives leak or crash as
+  their header promises, that fixed twins are clean, that re-inserting each twin's `break:`
+  bug is noticed, and that cpycheck reports exactly the `// expect:` (`# expect:`)
+  diagnostics.
 
   --fixture PATH   only fixtures whose path contains PATH (e.g. fixtures/CPY101/goto_error.c)
   --runtime-only   skip the static half (cpycheck's diagnostics)

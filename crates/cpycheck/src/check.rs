@@ -76,8 +76,8 @@ pub fn check_paths(paths: &[PathBuf], settings: &Settings, filter: &RuleFilter) 
 }
 
 /// Expands the user's paths into files: explicit files as given, directories walked for
-/// `.c`/`.h` files honouring `.gitignore` (also outside git repositories), `.ignore` and
-/// hidden-file rules. Duplicates are dropped.
+/// `.c`/`.h` and Cython `.pyx`/`.pxd` files honouring `.gitignore` (also outside git
+/// repositories), `.ignore` and hidden-file rules. Duplicates are dropped.
 fn collect_inputs(paths: &[PathBuf]) -> Vec<Input> {
     let mut inputs = Vec::new();
     for path in paths {
@@ -114,7 +114,7 @@ fn walk(root: &Path, inputs: &mut Vec<Input>) {
                 let is_c = entry
                     .path()
                     .extension()
-                    .is_some_and(|ext| ext == "c" || ext == "h");
+                    .is_some_and(|ext| ["c", "h", "pyx", "pxd"].iter().any(|e| ext == *e));
                 if is_c && (file_type.is_file() || file_type.is_symlink()) {
                     inputs.push(Input::File {
                         display: display_path(entry.path()),

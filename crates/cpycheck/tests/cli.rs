@@ -464,6 +464,29 @@ fn directories_are_walked_for_c_and_h_files_honouring_gitignore() {
 }
 
 #[test]
+fn directories_are_walked_for_cython_files() {
+    let dir = TempDir::new("walk-cython");
+    dir.write(
+        "pkg/escape.pyx",
+        b"cdef extern from *:\n    void keep(void *data)\n\ndef f(obj):\n    keep(<void*>obj)\n",
+    );
+    dir.write(
+        "pkg/escape.pxd",
+        b"cdef class Holder:\n    cdef object value\n",
+    );
+    dir.write("pkg/notes.pyi", b"\0");
+    let run = run(dir.path(), &["check", "--format", "json"]);
+    let json = run.json();
+    assert_eq!(error_files(&json), Vec::<String>::new());
+    assert_eq!(json["files_analyzed"], 2);
+    assert_eq!(
+        diagnostic_files(&json),
+        BTreeSet::from(["pkg/escape.pyx".to_string()])
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
 fn files_named_explicitly_are_always_analysed() {
     let dir = TempDir::new("explicit");
     dir.write(".gitignore", "ignored.c\n");

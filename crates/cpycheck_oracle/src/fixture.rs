@@ -1,6 +1,7 @@
 //! The fixture files: discovery, `// expect:` comments and the oracle header.
 //!
-//! The format is documented in `fixtures/README.md`.
+//! Fixtures are C files (`*.c`) or Cython files (`*.pyx`, with `# expect:` comments and a
+//! header of leading `# key: value` lines). The format is documented in `fixtures/README.md`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,19 +19,59 @@ impl fmt::Display for Expectation {
     }
 }
 
-/// Parses the `// expect: CPY101, CPY102` comments of a fixture. A code listed twice on a
+/// The language of a fixture, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    C,
+    Cython,
+}
+
+impl Lang {
+    pub fn of(path: &Path) -> Option<Lang> {
+        match path.extension()?.to_str()? {
+            "c" => Some(Lang::C),
+            "pyx" => Some(Lang::Cython),
+            _ => None,
+        }
+    }
+
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Lang::C => "c",
+            Lang::Cython => "pyx",
+        }
+    }
+
+    fn comment(self) -> &'static str {
+        match self {
+            Lang::C => "//",
+            Lang::Cython => "#",
+        }
+    }
+}
+
+/// Parses the `// expect: CPY101, CPY102` comments of a C fixture. A code listed twice on a
 /// line expects two diagnostics with that code there.
 pub fn expectations(source: &str) -> Result<Vec<Expectation>, String> {
+    expectations_in(source, Lang::C)
+}
+
+/// Parses the expectation comments of a fixture in `lang` (`# expect:` for Cython).
+pub fn expectations_in(source: &str, lang: Lang) -> Result<Vec<Expectation>, String> {
+    let marker = lang.comment();
     let mut out = Vec::new();
     for (index, text) in source.lines().enumerate() {
         let line = index + 1;
-        let Some((_, comment)) = text.split_once("//") else {
+        let Some((_, comment)) = text.split_once(marker) else {
             continue;
         };
         let comment = comment.trim();
         let Some(codes) = comment.strip_prefix("expect:") else {
             if comment.starts_with("expect") {
-                return Err(format!("line {line}: malformed expectation `//{comment}`"));
+                return Err(format!(
+                    "line {line}: malformed expectation `{marker}{comment}`"
+                ));
             }
             continue;
         };
@@ -81,7 +122,7 @@ pub fn compare(expected: &[Expectation], actual: &[Expectation]) -> Vec<String> 
     problems
 }
 
-/// Every `*.c` file under `root`, recursively, sorted by path.
+/// Every `*.c` and `*.pyx` file under `root`, recursively, sorted by path.
 pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -90,7 +131,7 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "c") {
+            } else if Lang::of(&path).is_some() {
                 out.push(path);
             }
         }
@@ -99,20 +140,25 @@ pub fn discover(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// True for a fixed twin (`<case>.fixed.c`), which must stay silent.
+/// True for a fixed twin (`<case>.fixed.c`, `<case>.fixed.pyx`), which must stay silent.
 pub fn is_fixed(path: &Path) -> bool {
-    path.to_string_lossy().ends_with(".fixed.c")
+    let ext = Lang::of(path).map_or("c", Lang::extension);
+    path.to_string_lossy().ends_with(&format!(".fixed.{ext}"))
 }
 
 /// The fixed twin's path of a positive fixture.
 pub fn twin_path(positive: &Path) -> PathBuf {
-    positive.with_extension("fixed.c")
+    let ext = Lang::of(positive).map_or("c", Lang::extension);
+    positive.with_extension(format!("fixed.{ext}"))
 }
 
 /// The Python module name of a fixture, derived from its path relative to the fixtures
 /// folder: `CPY101/goto_error.fixed.c` → `cpy101_goto_error_fixed`.
 pub fn module_name(rel_path: &str) -> String {
-    let stem = rel_path.strip_suffix(".c").unwrap_or(rel_path);
+    let stem = rel_path
+        .strip_suffix(".c")
+        .or_else(|| rel_path.strip_suffix(".pyx"))
+        .unwrap_or(rel_path);
     stem.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -248,6 +294,9 @@ impl Break {
 
 /// Byte offset just after the oracle header comment (0 without one).
 pub fn header_end(source: &str) -> usize {
+    if source.starts_with("# oracle:") {
+        return pyx_header_lines(source).map_or(0, |(_, end)| end);
+    }
     source
         .find("/* oracle:")
         .and_then(|start| source[start..].find("*/").map(|end| start + end + 2))
@@ -274,16 +323,45 @@ pub const DEFAULT_REPEAT: u32 = 1000;
 /// Default number of warm-up calls.
 pub const DEFAULT_WARMUP: u32 = 100;
 
+/// The leading `# key: value` lines of a Cython fixture (up to the first line that is not
+/// a comment, or is an empty `#`): their text without the `#`, and the byte offset after them.
+fn pyx_header_lines(source: &str) -> Option<(String, usize)> {
+    if !source.starts_with("# oracle:") {
+        return None;
+    }
+    let mut body = String::new();
+    let mut end = 0;
+    for line in source.split_inclusive('\n') {
+        let text = line.trim_end();
+        match text.strip_prefix('#') {
+            Some(rest) if !rest.trim().is_empty() => {
+                body.push_str(rest);
+                body.push('\n');
+                end += line.len();
+            }
+            _ => break,
+        }
+    }
+    Some((body, end))
+}
+
 impl Header {
-    /// Parses the header of a fixture's source.
+    /// Parses the header of a fixture's source: a `/* oracle: ... */` comment (C) or leading
+    /// `# oracle: ...` lines (Cython).
     pub fn parse(source: &str) -> Result<Header, String> {
-        let start = source
-            .find("/* oracle:")
-            .ok_or("no oracle header (a `/* oracle: ... */` comment at the top)")?;
+        if let Some((body, _)) = pyx_header_lines(source) {
+            return Header::parse_body(&body);
+        }
+        let start = source.find("/* oracle:").ok_or(
+            "no oracle header (a `/* oracle: ... */` comment at the top, or `# oracle: ...` lines in a .pyx)",
+        )?;
         let end = source[start..]
             .find("*/")
             .ok_or("the oracle header comment is not closed")?;
-        let body = &source[start + 2..start + end];
+        Header::parse_body(&source[start + 2..start + end])
+    }
+
+    fn parse_body(body: &str) -> Result<Header, String> {
         let mut verdict = None;
         let mut call = None;
         let mut repeat = DEFAULT_REPEAT;
@@ -347,11 +425,13 @@ pub struct Fixture {
     pub module: String,
     pub header: Result<Header, String>,
     pub expectations: Result<Vec<Expectation>, String>,
+    pub lang: Lang,
 }
 
 impl Fixture {
     pub fn load(root: &Path, path: &Path) -> std::io::Result<Fixture> {
         let source = std::fs::read_to_string(path)?;
+        let lang = Lang::of(path).unwrap_or(Lang::C);
         let rel_path = path
             .strip_prefix(root)
             .unwrap_or(path)
@@ -363,7 +443,8 @@ impl Fixture {
         Ok(Fixture {
             fixed: is_fixed(path),
             header: Header::parse(&source),
-            expectations: expectations(&source),
+            expectations: expectations_in(&source, lang),
+            lang,
             module,
             rel_path,
             path: path.to_path_buf(),
@@ -397,6 +478,10 @@ impl Fixture {
             if !self.fixed && header.verdict == Verdict::Clean {
                 problems.push("a positive fixture cannot be `oracle: clean`".to_string());
             }
+        }
+        if self.lang == Lang::Cython {
+            // Cython names the module after the file and writes its init function.
+            return problems;
         }
         let init = format!("PyInit_{}(void)", self.module);
         if !self.source.contains(&init) {
@@ -435,6 +520,21 @@ mod tests {
         );
         assert!(expectations("x; // expect: leak\n").is_err());
         assert!(expectations("x; // expected: CPY101\n").is_err());
+    }
+
+    #[test]
+    fn reads_cython_headers_and_expectations() {
+        let src = "# oracle: clean\n# call: mod.f()\n# break: s/a\\nb/b/ => crash\n#\n# prose: not a key\n#include <x>\nf()  # expect: CPY501\n";
+        let h = Header::parse(src).unwrap();
+        assert_eq!(h.verdict, Verdict::Clean);
+        assert_eq!(h.breaks[0].find, "a\nb");
+        assert!(src[header_end(src)..].starts_with("#\n# prose"));
+        let e = expectations_in(src, Lang::Cython).unwrap();
+        assert_eq!(
+            e.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["7: CPY501"]
+        );
+        assert!(expectations_in("x  # expect CPY501\n", Lang::Cython).is_err());
     }
 
     #[test]
@@ -507,5 +607,10 @@ mod tests {
             "seeds_003_make_tuple"
         );
         assert_eq!(group("seeds/003_make_tuple.c"), "seeds");
+        assert_eq!(module_name("CPY501/cycle.fixed.pyx"), "cpy501_cycle_fixed");
+        let pyx = Path::new("CPY501/cycle.pyx");
+        assert!(!is_fixed(pyx));
+        assert_eq!(twin_path(pyx), Path::new("CPY501/cycle.fixed.pyx"));
+        assert!(is_fixed(&twin_path(pyx)));
     }
 }

@@ -248,7 +248,11 @@ pub fn run(root: &Path, options: &Options<'_>) -> Result<Report, String> {
         return Err(format!("no fixtures found under {}", root.display()));
     }
     let toolchain = if options.runtime || options.breaks {
-        Some(Toolchain::detect()?)
+        let mut tc = Toolchain::detect()?;
+        if fixtures.iter().any(|f| f.lang == fixture::Lang::Cython) {
+            tc.detect_cython()?;
+        }
+        Some(tc)
     } else {
         None
     };
@@ -365,6 +369,13 @@ fn run_job(tc: &Toolchain, job: &Job<'_>, dir: &Path, driver: &Path) -> Outcome 
                 Err(e) => return Outcome::Failed(e),
             }
         }
+    };
+    let source = match f.lang {
+        fixture::Lang::C => source,
+        fixture::Lang::Cython => match tc.cythonize(&source, &f.module, dir) {
+            Ok(c) => c,
+            Err(e) => return Outcome::Failed(e),
+        },
     };
     if let Verdict::StaticOnly(reason) = &expected {
         // Still compiled: a static-only fixture must remain a buildable module.

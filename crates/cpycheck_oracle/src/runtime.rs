@@ -16,6 +16,11 @@ pub const PYTHON_CONFIG: &str = "python3.11d-config";
 pub const CC: &str = "gcc";
 /// What to install when the toolchain is missing.
 pub const INSTALL_HINT: &str = "apt-get install python3.11-dbg python3.11-dev gcc";
+/// The Cython release the `.pyx` fixtures are compiled with (pinned: the generated
+/// `tp_clear` is part of what the fixtures prove).
+pub const CYTHON_VERSION: &str = "3.0.11";
+/// Environment variable naming the `cython` executable to use.
+pub const CYTHON_ENV: &str = "CPYCHECK_CYTHON";
 
 /// A leak is proven when the interpreter's total reference count (or its count of
 /// allocated blocks) grows by at least this much per call, on average, in *every* measured
@@ -50,6 +55,28 @@ const UNDERFLOW_MARKERS: &[&str] = &["negative ref count", "deallocating None"];
 pub struct Toolchain {
     pub include_flags: Vec<String>,
     pub ext_suffix: String,
+    /// The Cython compiler, found by [`Toolchain::detect_cython`] when Cython fixtures run.
+    pub cython: Option<PathBuf>,
+}
+
+/// Where `.ci/run` installs the pinned Cython: `$HOME/.cache/cpycheck/cython-<version>`.
+fn cached_cython() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    Some(
+        PathBuf::from(home)
+            .join(".cache/cpycheck")
+            .join(format!("cython-{CYTHON_VERSION}"))
+            .join("bin/cython"),
+    )
+}
+
+/// The hint printed when the pinned Cython is missing.
+pub fn cython_install_hint() -> String {
+    format!(
+        "install it with `python3.11 -m venv ~/.cache/cpycheck/cython-{CYTHON_VERSION} && \
+         ~/.cache/cpycheck/cython-{CYTHON_VERSION}/bin/pip install cython=={CYTHON_VERSION}` \
+         (what .ci/run does), or set {CYTHON_ENV} to a Cython {CYTHON_VERSION} executable"
+    )
 }
 
 impl Toolchain {
@@ -84,7 +111,72 @@ impl Toolchain {
         Ok(Toolchain {
             include_flags: includes.split_whitespace().map(str::to_string).collect(),
             ext_suffix,
+            cython: None,
         })
+    }
+
+    /// Finds Cython {CYTHON_VERSION}: `$CPYCHECK_CYTHON`, else `cython` on `PATH`, else the
+    /// copy `.ci/run` installs under `~/.cache/cpycheck`. Any other version is an error.
+    pub fn detect_cython(&mut self) -> Result<(), String> {
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        if let Some(explicit) = std::env::var_os(CYTHON_ENV) {
+            candidates.push(PathBuf::from(explicit));
+        } else {
+            candidates.push(PathBuf::from("cython"));
+            candidates.extend(cached_cython());
+        }
+        let mut seen = Vec::new();
+        for candidate in candidates {
+            match Command::new(&candidate).arg("--version").output() {
+                Ok(out) => {
+                    let text = format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    let version = text.split_whitespace().last().unwrap_or("").to_string();
+                    if out.status.success() && version == CYTHON_VERSION {
+                        self.cython = Some(candidate);
+                        return Ok(());
+                    }
+                    seen.push(format!("{} is version {version:?}", candidate.display()));
+                }
+                Err(e) => seen.push(format!("{}: {e}", candidate.display())),
+            }
+        }
+        Err(format!(
+            "the runtime oracle needs Cython {CYTHON_VERSION} for the .pyx fixtures ({}); {}",
+            seen.join("; "),
+            cython_install_hint()
+        ))
+    }
+
+    /// Translates the Cython `source` of module `module` to C in `dir`.
+    pub fn cythonize(&self, source: &str, module: &str, dir: &Path) -> Result<String, String> {
+        let cython = self.cython.as_ref().ok_or_else(|| {
+            format!(
+                "Cython not detected; install it with `{}`",
+                cython_install_hint()
+            )
+        })?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+        let pyx = dir.join(format!("{module}.pyx"));
+        std::fs::write(&pyx, source).map_err(|e| format!("cannot write {pyx:?}: {e}"))?;
+        let c_file = dir.join(format!("{module}.cython.c"));
+        let out = Command::new(cython)
+            .args(["-3", "-o"])
+            .arg(&c_file)
+            .arg(&pyx)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", cython.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "cython failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        std::fs::read_to_string(&c_file).map_err(|e| format!("cannot read {c_file:?}: {e}"))
     }
 
     /// Compiles `source` as module `module` into `dir`; returns the shared object's path.

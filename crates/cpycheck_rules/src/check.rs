@@ -1,6 +1,6 @@
 //! Runs the pipeline over one file.
 
-use crate::registry::{Check, FileContext, FileFinding, RuleMeta};
+use crate::registry::{Check, CythonContext, FileContext, FileFinding, RuleMeta};
 use crate::rules::ENTRIES;
 use cpycheck_contracts::annotation::Annotation;
 use cpycheck_contracts::macros::lookup_macro;
@@ -115,6 +115,11 @@ fn check_file_inner(
         source: same_length_text(bytes),
         ..FileReport::default()
     };
+    if cpycheck_cython::is_cython_path(path) {
+        check_cython(path, bytes, &mut report);
+        report.sort();
+        return report;
+    }
     let (model, macros) = match front_end(bytes, settings) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -187,6 +192,37 @@ fn check_file_inner(
     report.diagnostics.extend(file_diagnostics);
     report.sort();
     report
+}
+
+/// The Cython pipeline: the Cython front end, then the Cython rules.
+fn check_cython(path: &str, bytes: &[u8], report: &mut FileReport) {
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        report.error = Some(format!(
+            "not a text file (NUL byte at offset {offset}), skipped"
+        ));
+        return;
+    }
+    let file = cpycheck_cython::parse(&report.source);
+    report.functions_analyzed =
+        file.functions.len() + file.classes.iter().map(|c| c.methods.len()).sum::<usize>();
+    // Constructs the reader skipped: each may hide a function or a declaration.
+    report.functions_skipped = file.skipped.len();
+    let cx = CythonContext {
+        path,
+        source: &report.source,
+        file: &file,
+    };
+    let mut diagnostics = Vec::new();
+    for rule in ENTRIES {
+        if let Check::Cython(check) = rule.check {
+            diagnostics.extend(
+                check(&cx)
+                    .into_iter()
+                    .map(|f| file_diagnostic(&rule.meta, f)),
+            );
+        }
+    }
+    report.diagnostics.extend(diagnostics);
 }
 
 /// The CFG of every function in the file, as text (`cpycheck debug dump-cfg`).

@@ -101,7 +101,7 @@ pub(crate) struct RuleEntry {
     pub check: Check,
 }
 
-/// The two kinds of rules.
+/// The three kinds of rules.
 #[derive(Clone, Copy)]
 pub enum Check {
     /// Path rules turn the ownership engine's findings into messages (`None`: not this
@@ -110,6 +110,16 @@ pub enum Check {
     /// File rules look at the whole file: its syntax model and the lowered functions (type
     /// objects, method tables, format strings).
     File(fn(&FileContext<'_>) -> Vec<FileFinding>),
+    /// Cython rules look at a `.pyx`/`.pxd` file's Cython model.
+    Cython(fn(&CythonContext<'_>) -> Vec<FileFinding>),
+}
+
+/// What a Cython rule sees.
+pub struct CythonContext<'a> {
+    pub path: &'a str,
+    /// The file's text (same length as on disk).
+    pub source: &'a str,
+    pub file: &'a cpycheck_cython::CythonFile,
 }
 
 /// What a file rule sees.

@@ -1,5 +1,6 @@
-//! The fixture harness: every `fixtures/**/*.c` is checked and its diagnostics compared with
-//! the `// expect: CODE` comments on its lines; fixed twins (`*.fixed.c`) must be silent.
+//! The fixture harness: every `fixtures/**/*.c` and `fixtures/**/*.pyx` is checked and its
+//! diagnostics compared with the `// expect: CODE` (`# expect: CODE`) comments on its lines;
+//! fixed twins (`*.fixed.c`, `*.fixed.pyx`) must be silent.
 //! The rendered output of each positive fixture is snapshotted. The fixture format is
 //! described in `fixtures/README.md`; there is no list to maintain, new files are found by
 //! walking the folder.
@@ -75,7 +76,11 @@ fn fixture_snapshots() {
             render_text(&reports, &opts),
             render_errors(&reports, &opts)
         );
-        let name = f.rel_path.trim_end_matches(".c").replace('/', "__");
+        let name = f
+            .rel_path
+            .trim_end_matches(".c")
+            .trim_end_matches(".pyx")
+            .replace('/', "__");
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             insta::with_settings!({
                 snapshot_path => "snapshots/fixtures",
@@ -195,4 +200,50 @@ fn diagnostic_messages_follow_the_style() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A bug re-inserted into a fixed twin by its `break:` line must also be found statically:
+/// the broken twin reports at least one diagnostic of its folder's rule.
+#[test]
+fn reinserted_bugs_are_found_statically() {
+    let mut problems = Vec::new();
+    for f in fixtures().iter().filter(|f| f.fixed) {
+        let Ok(header) = &f.header else { continue };
+        let group = fixture::group(&f.rel_path);
+        for b in &header.breaks {
+            let broken = match b.apply(&f.source) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("{}: {e}", path_of(f)));
+                    continue;
+                }
+            };
+            let report = common::check(&path_of(f), broken.as_bytes());
+            let found = report
+                .diagnostics
+                .iter()
+                .any(|d| group == "seeds" || d.code == group);
+            if !found {
+                problems.push(format!(
+                    "{} broken by `s/{}/{}/`: no {group} diagnostic",
+                    path_of(f),
+                    b.find.replace('\n', "\\n"),
+                    b.replace.replace('\n', "\\n")
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Bad input never panics: the Cython pipeline (front end and rules) on every prefix of every
+/// Cython fixture.
+#[test]
+fn cython_pipeline_survives_truncated_files() {
+    for f in fixtures().iter().filter(|f| f.rel_path.ends_with(".pyx")) {
+        let bytes = f.source.as_bytes();
+        for end in (0..=bytes.len()).step_by(3) {
+            let _ = common::check(&path_of(f), &bytes[..end]);
+        }
+    }
 }

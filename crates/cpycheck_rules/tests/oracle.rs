@@ -4,7 +4,8 @@
 //! lines, the twins nothing. A second test re-inserts the bugs named by the twins' `break:`
 //! lines and requires the oracle to see each one.
 //!
-//! Needs gcc and python3.11-dbg; without them the tests fail (never skip) and say what to
+//! Needs gcc, python3.11-dbg and, for the `.pyx` fixtures, Cython (the pinned version,
+//! installed by `.ci/run`); without them the tests fail (never skip) and say what to
 //! install. `cargo xtask oracle` runs the same code from the command line.
 
 mod common;
@@ -63,7 +64,9 @@ fn reinserted_bugs_fail_the_oracle() {
         failures.join("\n\n")
     );
     // Every rule's fixtures carry at least one re-insertable bug.
-    for group in ["CPY101", "CPY102", "CPY103", "CPY104", "CPY105", "seeds"] {
+    for group in [
+        "CPY101", "CPY102", "CPY103", "CPY104", "CPY105", "CPY501", "CPY502", "seeds",
+    ] {
         let prefix = format!("{group}/");
         assert!(
             report

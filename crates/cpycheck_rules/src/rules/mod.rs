@@ -2,14 +2,16 @@
 //! fixture folder `fixtures/CPYxxx/`.
 //!
 //! A rule declares `const CHECK: Check`: either `Check::Finding` (it turns ownership-engine
-//! findings into messages) or `Check::File` (it inspects the file's syntax model and lowered
-//! functions itself).
+//! findings into messages), `Check::File` (it inspects the file's syntax model and lowered
+//! functions itself) or `Check::Cython` (it inspects a `.pyx`/`.pxd` file's Cython model).
 
 use crate::registry::{RuleEntry, RuleMeta};
 
 mod borrowed_across_call;
 mod borrowed_return;
 mod borrowed_stored;
+mod cython_dealloc_uses_object;
+mod cython_pointer_escape;
 mod error_without_exception;
 mod ignored_error;
 mod inconsistent_contract;
@@ -40,4 +42,6 @@ register_rules! {
     unchecked_null::UncheckedNull,
     error_without_exception::ErrorWithoutException,
     ignored_error::IgnoredError,
+    cython_dealloc_uses_object::CythonDeallocUsesObject,
+    cython_pointer_escape::CythonPointerEscape,
 }
