@@ -58,6 +58,23 @@ pub fn borrowed_result_can_fail(api: &str) -> bool {
     FALLIBLE_BORROWED.binary_search(&api).is_ok()
 }
 
+/// Integer constructors that cannot fail for CPython's cached small ints (-5..=256): their
+/// result for a constant in that range is never NULL. Sorted.
+const SMALL_INT_CONSTRUCTORS: &[&str] = &[
+    "PyLong_FromLong",
+    "PyLong_FromLongLong",
+    "PyLong_FromSize_t",
+    "PyLong_FromSsize_t",
+    "PyLong_FromUnsignedLong",
+    "PyLong_FromUnsignedLongLong",
+];
+
+/// Whether `api(value)` cannot fail because `value` is one of the interpreter's cached
+/// small ints.
+pub fn cannot_fail_for(api: &str, value: i64) -> bool {
+    (-5..=256).contains(&value) && SMALL_INT_CONSTRUCTORS.binary_search(&api).is_ok()
+}
+
 /// Whether the API reads through its first argument unchecked.
 pub fn derefs_first_arg(api: &str) -> bool {
     DEREF_ARG0.binary_search(&api).is_ok()
@@ -69,7 +86,16 @@ mod tests {
     fn table_is_sorted_and_names_known_apis() {
         assert!(super::DEREF_ARG0.windows(2).all(|w| w[0] < w[1]));
         assert!(super::FALLIBLE_BORROWED.windows(2).all(|w| w[0] < w[1]));
-        for name in super::DEREF_ARG0.iter().chain(super::FALLIBLE_BORROWED) {
+        assert!(
+            super::SMALL_INT_CONSTRUCTORS
+                .windows(2)
+                .all(|w| w[0] < w[1])
+        );
+        for name in super::DEREF_ARG0
+            .iter()
+            .chain(super::FALLIBLE_BORROWED)
+            .chain(super::SMALL_INT_CONSTRUCTORS)
+        {
             assert!(crate::lookup(name).is_some(), "{name} has no contract");
         }
     }

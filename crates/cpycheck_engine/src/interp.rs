@@ -1231,7 +1231,15 @@ impl<'a> Interp<'a> {
                 _ => false,
             }
         {
-            st.obj_mut(id).fallible = true;
+            let small_int = match call.args.first() {
+                Some(Operand::Int(v)) => cpycheck_contracts::derefs::cannot_fail_for(&name, *v),
+                _ => false,
+            };
+            if small_int {
+                st.obj_mut(id).null = Nullness::NonNull;
+            } else {
+                st.obj_mut(id).fallible = true;
+            }
         }
         let lender = match (&resolved, &call.callee) {
             (Resolved::Api(_), Callee::Named(n)) => match containers::lender(n) {

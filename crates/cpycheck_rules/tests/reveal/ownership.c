@@ -11,7 +11,7 @@ states(PyObject *module, PyObject *args)
         return NULL;
     cpycheck_reveal(arg); // revealed: borrowed non-null
 
-    PyObject *n = PyLong_FromLong(7);
+    PyObject *n = PyLong_FromLong(100000);
     cpycheck_reveal(n); // revealed: owned(1) maybe-null
     if (n == NULL)
         return NULL;
