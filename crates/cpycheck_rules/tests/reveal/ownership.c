@@ -11,6 +11,10 @@ states(PyObject *module, PyObject *args)
         return NULL;
     cpycheck_reveal(arg); // revealed: borrowed non-null
 
+    PyObject *zero = PyLong_FromLong(0); /* a cached small int: cannot fail */
+    cpycheck_reveal(zero); // revealed: owned(1) non-null
+    Py_DECREF(zero);
+
     PyObject *n = PyLong_FromLong(100000);
     cpycheck_reveal(n); // revealed: owned(1) maybe-null
     if (n == NULL)
