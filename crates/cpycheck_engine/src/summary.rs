@@ -78,6 +78,13 @@ impl Summary {
         }
     }
 
+    /// Whether the contract says more than [`Summary::unknown`] about ownership.
+    pub fn is_informative(&self) -> bool {
+        self.returns != ReturnSummary::Unknown
+            || self.params.iter().any(|p| *p != ParamSummary::Unknown)
+            || self.mutates.iter().any(|m| *m)
+    }
+
     /// The contract a user declared. `params` are the function's parameter names, when the
     /// declaration is known (annotations may name parameters); parameters it does not name
     /// are borrowed. Returns an error for a parameter that does not exist.

@@ -153,8 +153,11 @@ fn check_file_inner(
     }
     let run = run_engine(&report.source, &model, &bodies, settings, external);
     for f in &model.functions {
+        // Only contracts that tell a caller something: the others would make callers be
+        // analysed again for nothing.
         if !f.is_static
             && let Some(s) = run.summaries.get(&f.name)
+            && s.is_informative()
         {
             exports.summaries.push((f.name.clone(), s.clone()));
         }
