@@ -60,3 +60,33 @@ pub fn render_all(rules: &[&RuleMeta]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rule the CLI reports, the unused-suppression check included, documents itself
+    /// in the house form; `cpycheck rule` and SARIF's help both print these docs.
+    #[test]
+    fn every_rule_has_the_doc_sections() {
+        for rule in all_rules() {
+            let docs = docs_markdown(rule);
+            let mut at = 0;
+            for heading in [
+                "## What it does\n",
+                "## Why is this bad?\n",
+                "## Example\n",
+                "## Use instead\n",
+            ] {
+                let found = docs[at..]
+                    .find(heading)
+                    .unwrap_or_else(|| panic!("{}: no {heading:?} after byte {at}", rule.code));
+                at += found + heading.len();
+            }
+            assert!(!rule.summary().is_empty(), "{}", rule.code);
+            assert!(render_rule(rule).ends_with(&docs), "{}", rule.code);
+            assert_eq!(find_rule(rule.code).map(|r| r.code), Some(rule.code));
+            assert_eq!(find_rule(rule.name).map(|r| r.code), Some(rule.code));
+        }
+    }
+}
