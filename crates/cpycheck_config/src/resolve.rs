@@ -61,24 +61,18 @@ impl Resolved {
             message,
         };
 
-        let (select, select_origin) = match &overrides.select {
-            Some(codes) => (codes.clone(), "--select"),
-            None => (options.select.clone().unwrap_or_default(), "`select`"),
+        // Each list is validated where it came from, so the error names the option or key.
+        let select = match &overrides.select {
+            Some(codes) => normalise(codes, "--select").map_err(on_cli)?,
+            None => normalise(options.select.as_deref().unwrap_or_default(), "`select`")
+                .map_err(in_file)?,
         };
-        let (ignore, ignore_origin) = match &overrides.ignore {
-            Some(codes) => (codes.clone(), "--ignore"),
-            None => (options.ignore.clone().unwrap_or_default(), "`ignore`"),
+        let ignore = match &overrides.ignore {
+            Some(codes) => normalise(codes, "--ignore").map_err(on_cli)?,
+            None => normalise(options.ignore.as_deref().unwrap_or_default(), "`ignore`")
+                .map_err(in_file)?,
         };
-        let filter =
-            RuleFilter::new((&select, select_origin), (&ignore, ignore_origin)).map_err(|m| {
-                if overrides.select.is_some() && m.contains("--select")
-                    || overrides.ignore.is_some() && m.contains("--ignore")
-                {
-                    on_cli(m)
-                } else {
-                    in_file(m)
-                }
-            })?;
+        let filter = RuleFilter::from_normalised(select, ignore);
 
         let exclude = match &overrides.exclude {
             Some(patterns) => {

@@ -23,6 +23,11 @@ impl RuleFilter {
         })
     }
 
+    /// A filter from entries already checked by [`normalise`].
+    pub fn from_normalised(select: Vec<String>, ignore: Vec<String>) -> RuleFilter {
+        RuleFilter { select, ignore }
+    }
+
     /// Whether diagnostics with rule `code` are reported.
     pub fn allows(&self, code: &str) -> bool {
         let longest = |entries: &[String]| {
