@@ -9,9 +9,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// Runs shorter than this never show a bar.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 
+/// Testing hook, documented in CONTRIBUTING.md: the delay before the bar appears, in
+/// milliseconds, instead of [`SHOW_AFTER`].
+pub const TEST_SHOW_AFTER_ENV: &str = "CPYCHECK_TEST_PROGRESS_AFTER_MS";
+
 pub struct Progress {
     bar: Option<ProgressBar>,
     started: Instant,
+    show_after: Duration,
     shown: OnceLock<()>,
 }
 
@@ -28,9 +33,14 @@ impl Progress {
             }
             bar
         });
+        let show_after = std::env::var(TEST_SHOW_AFTER_ENV)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(SHOW_AFTER, Duration::from_millis);
         Progress {
             bar,
             started: Instant::now(),
+            show_after,
             shown: OnceLock::new(),
         }
     }
@@ -46,7 +56,7 @@ impl Progress {
     pub fn inc(&self) {
         let Some(bar) = &self.bar else { return };
         bar.inc(1);
-        if self.started.elapsed() >= SHOW_AFTER {
+        if self.started.elapsed() >= self.show_after {
             self.shown.get_or_init(|| {
                 bar.set_draw_target(ProgressDrawTarget::stderr());
             });

@@ -1062,6 +1062,38 @@ fn statistics_prints_counts_not_findings() {
     ");
 }
 
+/// On a terminal (here a pseudo-terminal made by `script`), a run that lasts shows the
+/// progress bar on stderr; `--quiet` never does. The delay is shortened by a testing hook.
+#[cfg(target_os = "linux")]
+#[test]
+fn progress_bar_on_a_terminal() {
+    let dir = TempDir::new("progress-tty");
+    for i in 0..40 {
+        dir.write(&format!("m{i}.c"), LEAK_C);
+    }
+    let transcript = |extra: &str| {
+        let output = Command::new("script")
+            .args([
+                "-qec",
+                &format!("{BIN} check --format concise {extra}"),
+                "/dev/null",
+            ])
+            .current_dir(dir.path())
+            .env("CPYCHECK_TEST_PROGRESS_AFTER_MS", "0")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .output()
+            .expect("`script` (util-linux) runs");
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let shown = transcript("");
+    assert!(shown.contains("analysing ["), "{shown}");
+    assert!(shown.contains("/40 files"), "{shown}");
+    let quiet = transcript("--quiet");
+    assert!(!quiet.contains("analysing ["), "{quiet}");
+}
+
 /// Without a terminal there is never a progress bar, whatever the run's length.
 #[test]
 fn no_progress_bar_without_a_terminal() {
@@ -1069,7 +1101,11 @@ fn no_progress_bar_without_a_terminal() {
     for i in 0..40 {
         dir.write(&format!("m{i}.c"), LEAK_C);
     }
-    let run = run(dir.path(), &["check", "--format", "concise"]);
+    let run = run_with_env(
+        dir.path(),
+        &["check", "--format", "concise"],
+        &[("CPYCHECK_TEST_PROGRESS_AFTER_MS", "0")],
+    );
     assert_eq!(run.code, 1);
     assert_eq!(run.stderr, "");
 }
