@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use cpycheck_config::parse_python_version;
 
 /// Finds reference-counting and ownership bugs in Python C extensions.
 #[derive(Debug, Parser)]
@@ -52,7 +53,8 @@ pub struct DebugArgs {
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// Files or directories to analyse. Directories are searched recursively for `.c` and
-    /// `.h` files, honouring `.gitignore`; files named explicitly are always analysed.
+    /// `.h` files, honouring `.gitignore`; files named explicitly are always analysed
+    /// (unless excluded by `exclude`).
     #[arg(default_value = ".")]
     pub paths: Vec<PathBuf>,
 
@@ -61,18 +63,44 @@ pub struct CheckArgs {
     pub format: Format,
 
     /// Target Python version (`X.Y`), for `#if PY_VERSION_HEX` and versioned APIs
-    #[arg(long, value_name = "X.Y", default_value = "3.13", value_parser = parse_python_version)]
-    pub python_version: (u8, u8),
+    ///
+    /// [default: `python-version` from the configuration, else 3.13]
+    #[arg(long, value_name = "X.Y", value_parser = parse_python_version)]
+    pub python_version: Option<(u8, u8)>,
 
-    /// Report only these rules: comma-separated codes or code prefixes (`CPY101`, `CPY1`)
+    /// Report only these rules: comma-separated codes, code prefixes (`CPY101`, `CPY1`) or
+    /// rule names. Replaces `select` from the configuration
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    pub select: Vec<String>,
+    pub select: Option<Vec<String>>,
 
-    /// Do not report these rules: comma-separated codes or code prefixes
+    /// Do not report these rules: comma-separated codes, code prefixes or rule names.
+    /// Replaces `ignore` from the configuration
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    pub ignore: Vec<String>,
+    pub ignore: Option<Vec<String>>,
 
-    /// Print diagnostics and errors only, without the summary
+    /// Glob patterns of files and directories not to analyse (comma-separated). Replaces
+    /// `exclude` from the configuration
+    #[arg(long, value_delimiter = ',', value_name = "GLOBS")]
+    pub exclude: Option<Vec<String>>,
+
+    /// Use this configuration file (`cpycheck.toml`, or a `pyproject.toml` with a
+    /// `[tool.cpycheck]` table) instead of looking for one
+    #[arg(long, value_name = "FILE", conflicts_with = "isolated")]
+    pub config: Option<PathBuf>,
+
+    /// Ignore configuration files: use the defaults and the command line only
+    #[arg(long)]
+    pub isolated: bool,
+
+    /// Report `cpycheck: ignore` comments that suppressed nothing (as CPY001)
+    #[arg(long)]
+    pub warn_unused_ignores: bool,
+
+    /// Print the number of findings per rule and the summary, not the findings themselves
+    #[arg(long)]
+    pub statistics: bool,
+
+    /// Print diagnostics and errors only, without the summary or a progress bar
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -85,6 +113,8 @@ pub enum Format {
     Concise,
     /// The versioned JSON document
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other CI dashboards
+    Sarif,
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,47 +128,9 @@ pub struct RuleArgs {
     pub all: bool,
 }
 
-/// The oldest and newest Python versions `--python-version` accepts.
-pub const PYTHON_VERSIONS: ((u8, u8), (u8, u8)) = ((3, 6), (3, 15));
-
-/// Parses `X.Y` within [`PYTHON_VERSIONS`].
-pub fn parse_python_version(text: &str) -> Result<(u8, u8), String> {
-    let ((lo_major, lo_minor), (hi_major, hi_minor)) = PYTHON_VERSIONS;
-    let range = format!("{lo_major}.{lo_minor} to {hi_major}.{hi_minor}");
-    let parsed = text.split_once('.').and_then(|(major, minor)| {
-        let digits =
-            |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
-        if digits(major) && digits(minor) {
-            Some((major.parse::<u8>().ok()?, minor.parse::<u8>().ok()?))
-        } else {
-            None
-        }
-    });
-    match parsed {
-        Some(version) if PYTHON_VERSIONS.0 <= version && version <= PYTHON_VERSIONS.1 => {
-            Ok(version)
-        }
-        Some(_) => Err(format!("unsupported Python version (supported: {range})")),
-        None => Err(format!(
-            "expected a version like `3.13` (supported: {range})"
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn python_versions() {
-        assert_eq!(parse_python_version("3.13"), Ok((3, 13)));
-        assert_eq!(parse_python_version("3.6"), Ok((3, 6)));
-        for bad in [
-            "", "3", "3.", ".13", "3.13.1", "2.7", "4.0", "3.99", "x.y", "3.-1", "+3.1", "3.1000",
-        ] {
-            assert!(parse_python_version(bad).is_err(), "{bad:?} accepted");
-        }
-    }
 
     #[test]
     fn clap_definition_is_valid() {

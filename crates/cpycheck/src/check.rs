@@ -1,14 +1,17 @@
-//! `cpycheck check`: find the files, analyse them in parallel (each isolated), filter.
+//! `cpycheck check`: find the files, analyse them in parallel (each isolated), filter by
+//! the rule selection, apply suppression comments.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use cpycheck_diagnostics::FileReport;
+use cpycheck_config::{Resolved, suppression};
+use cpycheck_diagnostics::{Diagnostic, FileReport};
 use cpycheck_rules::{ExternalSummaries, FileExports, Settings};
 use ignore::WalkBuilder;
 use rayon::prelude::*;
 
-use crate::filter::RuleFilter;
 use crate::isolation;
+use crate::progress::Progress;
 
 /// Testing hook, documented in CONTRIBUTING.md: when set, analysing any file whose path
 /// contains this value panics inside the per-file wrapper, to prove per-file isolation.
@@ -33,16 +36,31 @@ impl Input {
     }
 }
 
-/// Analyses every file under `paths`; returns one report per file (or unsearchable path),
-/// sorted by path, with diagnostics filtered by `filter` and sorted by position.
-pub fn check_paths(paths: &[PathBuf], settings: &Settings, filter: &RuleFilter) -> Vec<FileReport> {
-    let inputs = collect_inputs(paths);
+/// What a run produced.
+pub struct Outcome {
+    /// One report per file (or unsearchable path), sorted by path, with the diagnostics
+    /// the selection kept and no suppression covered (plus unused-suppression diagnostics
+    /// when asked for), sorted by position.
+    pub reports: Vec<FileReport>,
+    /// Findings removed by suppression comments.
+    pub suppressed: usize,
+}
+
+/// Analyses every file under `paths` that `resolved` does not exclude.
+pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progress) -> Outcome {
+    let inputs = collect_inputs(paths, resolved);
+    progress.start(inputs.len());
     let panic_on = std::env::var(TEST_PANIC_ENV).ok().filter(|s| !s.is_empty());
+    let settings = &resolved.settings;
     let analyse_all = || {
         let none = ExternalSummaries::default();
         let first: Vec<(FileReport, FileExports)> = inputs
             .par_iter()
-            .map(|input| analyse(input, settings, &none, panic_on.as_deref()))
+            .map(|input| {
+                let result = analyse(input, settings, &none, panic_on.as_deref());
+                progress.inc();
+                result
+            })
             .collect();
         // The files that call functions defined in other files learn their contracts and
         // are analysed once more (one round: summaries do not chain across files).
@@ -51,15 +69,18 @@ pub fn check_paths(paths: &[PathBuf], settings: &Settings, filter: &RuleFilter) 
             .par_iter()
             .zip(first)
             .map(|(input, (report, exports))| {
-                if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
-                    analyse(input, settings, &external, panic_on.as_deref()).0
-                } else {
-                    report
-                }
+                let mut report =
+                    if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
+                        analyse(input, settings, &external, panic_on.as_deref()).0
+                    } else {
+                        report
+                    };
+                let suppressed = filter_and_suppress(&mut report, resolved);
+                (report, suppressed)
             })
             .collect::<Vec<_>>()
     };
-    let mut reports = match rayon::ThreadPoolBuilder::new()
+    let results = match rayon::ThreadPoolBuilder::new()
         .stack_size(STACK_SIZE)
         .thread_name(|i| format!("cpycheck-{i}"))
         .build()
@@ -67,23 +88,49 @@ pub fn check_paths(paths: &[PathBuf], settings: &Settings, filter: &RuleFilter) 
         Ok(pool) => pool.install(analyse_all),
         Err(_) => analyse_all(),
     };
-    for report in &mut reports {
-        report.diagnostics.retain(|d| filter.allows(d.code));
-        report.sort();
-    }
+    progress.finish();
+    let suppressed = results.iter().map(|(_, n)| n).sum();
+    let mut reports: Vec<FileReport> = results.into_iter().map(|(r, _)| r).collect();
     reports.sort_by(|a, b| a.path.cmp(&b.path));
-    reports
+    Outcome {
+        reports,
+        suppressed,
+    }
+}
+
+/// Keeps the diagnostics the rule selection and `per-file-ignores` allow, then applies the
+/// file's suppression comments to them. Returns the number of suppressed findings.
+fn filter_and_suppress(report: &mut FileReport, resolved: &Resolved) -> usize {
+    let path = Path::new(&report.path);
+    let (kept, dropped): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        std::mem::take(&mut report.diagnostics)
+            .into_iter()
+            .partition(|d| resolved.allows(path, d.code));
+    report.diagnostics = kept;
+    let applied = suppression::apply(
+        report,
+        &dropped,
+        &cpycheck_config::rule_code,
+        resolved.warn_unused_ignores,
+    );
+    report.diagnostics.extend(applied.unused);
+    report.sort();
+    applied.suppressed
 }
 
 /// Expands the user's paths into files: explicit files as given, directories walked for
 /// `.c`/`.h` and Cython `.pyx`/`.pxd` files honouring `.gitignore` (also outside git
-/// repositories), `.ignore` and hidden-file rules. Duplicates are dropped.
-fn collect_inputs(paths: &[PathBuf]) -> Vec<Input> {
+/// repositories), `.ignore` and hidden-file rules. Paths matching `exclude` are left out, also when named explicitly
+/// (so that a pre-commit hook, which names files, honours it). Duplicates are dropped.
+fn collect_inputs(paths: &[PathBuf], resolved: &Arc<Resolved>) -> Vec<Input> {
     let mut inputs = Vec::new();
     for path in paths {
         let display = path.to_string_lossy().into_owned();
+        if resolved.is_excluded(path) {
+            continue;
+        }
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk(path, &mut inputs),
+            Ok(meta) if meta.is_dir() => walk(path, resolved, &mut inputs),
             Ok(_) => inputs.push(Input::File {
                 display,
                 path: path.clone(),
@@ -103,19 +150,23 @@ fn collect_inputs(paths: &[PathBuf]) -> Vec<Input> {
     inputs
 }
 
-fn walk(root: &Path, inputs: &mut Vec<Input>) {
-    let walker = WalkBuilder::new(root).require_git(false).build();
+fn walk(root: &Path, resolved: &Arc<Resolved>, inputs: &mut Vec<Input>) {
+    let resolved = Arc::clone(resolved);
+    let walker = WalkBuilder::new(root)
+        .require_git(false)
+        .filter_entry(move |entry| entry.depth() == 0 || !resolved.is_excluded(entry.path()))
+        .build();
     for entry in walker {
         match entry {
             Ok(entry) => {
                 let Some(file_type) = entry.file_type() else {
                     continue;
                 };
-                let is_c = entry
+                let is_source = entry
                     .path()
                     .extension()
                     .is_some_and(|ext| ["c", "h", "pyx", "pxd"].iter().any(|e| ext == *e));
-                if is_c && (file_type.is_file() || file_type.is_symlink()) {
+                if is_source && (file_type.is_file() || file_type.is_symlink()) {
                     inputs.push(Input::File {
                         display: display_path(entry.path()),
                         path: entry.into_path(),
@@ -202,19 +253,19 @@ fn analyse(
             report.path.clone_from(display);
             (report, exports)
         }
-        Err(panic) => (
-            FileReport {
+        Err(panic) => {
+            let report = FileReport {
                 path: display.clone(),
                 source: String::from_utf8_lossy(&bytes).into_owned(),
                 error: Some(format!(
                     "internal error: {panic}; this is a bug in cpycheck, please report it \
-                 (set {}=1 for a backtrace)",
+                     (set {}=1 for a backtrace)",
                     isolation::BACKTRACE_ENV
                 )),
                 ..FileReport::default()
-            },
-            FileExports::default(),
-        ),
+            };
+            (report, FileExports::default())
+        }
     }
 }
 

@@ -2,7 +2,23 @@
 
 use std::fmt::Write as _;
 
+use cpycheck_config::suppression::UNUSED_SUPPRESSION;
 use cpycheck_rules::RuleMeta;
+
+/// Every rule the CLI can report: the analysis rules, then the unused-suppression check.
+pub fn all_rules() -> Vec<&'static RuleMeta> {
+    cpycheck_rules::all_rules()
+        .iter()
+        .chain(std::iter::once(&UNUSED_SUPPRESSION))
+        .collect()
+}
+
+/// A rule by code (any case) or name.
+pub fn find_rule(code_or_name: &str) -> Option<&'static RuleMeta> {
+    all_rules()
+        .into_iter()
+        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
+}
 
 /// The docs of one rule, with a heading naming it.
 pub fn render_rule(rule: &RuleMeta) -> String {
@@ -10,7 +26,14 @@ pub fn render_rule(rule: &RuleMeta) -> String {
     if rule.preview {
         out.push_str("This rule is in preview.\n\n");
     }
-    // Doc comments keep the space after `///`: drop it.
+    out.push_str(&docs_markdown(rule));
+    out
+}
+
+/// A rule's doc comment as Markdown: the space that doc comments keep after `///` is
+/// dropped. The one source of `cpycheck rule CODE` and SARIF's help text.
+pub fn docs_markdown(rule: &RuleMeta) -> String {
+    let mut out = String::new();
     for line in rule.docs.trim_end().lines() {
         out.push_str(line.strip_prefix(' ').unwrap_or(line));
         out.push('\n');
@@ -19,7 +42,7 @@ pub fn render_rule(rule: &RuleMeta) -> String {
 }
 
 /// One line per rule: code, name, summary (its whitespace collapsed to single spaces).
-pub fn render_all(rules: &[RuleMeta]) -> String {
+pub fn render_all(rules: &[&RuleMeta]) -> String {
     let width = rules.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let mut out = String::new();
     for rule in rules {
@@ -36,4 +59,34 @@ pub fn render_all(rules: &[RuleMeta]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rule the CLI reports, the unused-suppression check included, documents itself
+    /// in the house form; `cpycheck rule` and SARIF's help both print these docs.
+    #[test]
+    fn every_rule_has_the_doc_sections() {
+        for rule in all_rules() {
+            let docs = docs_markdown(rule);
+            let mut at = 0;
+            for heading in [
+                "## What it does\n",
+                "## Why is this bad?\n",
+                "## Example\n",
+                "## Use instead\n",
+            ] {
+                let found = docs[at..]
+                    .find(heading)
+                    .unwrap_or_else(|| panic!("{}: no {heading:?} after byte {at}", rule.code));
+                at += found + heading.len();
+            }
+            assert!(!rule.summary().is_empty(), "{}", rule.code);
+            assert!(render_rule(rule).ends_with(&docs), "{}", rule.code);
+            assert_eq!(find_rule(rule.code).map(|r| r.code), Some(rule.code));
+            assert_eq!(find_rule(rule.name).map(|r| r.code), Some(rule.code));
+        }
+    }
 }

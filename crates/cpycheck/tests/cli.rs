@@ -92,6 +92,7 @@ fn restore_permissions(_dir: &Path) {}
 
 struct Run {
     code: i32,
+    /// Standard output with the run time in the summary line removed, so outputs compare.
     stdout: String,
     stderr: String,
 }
@@ -126,9 +127,31 @@ fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
             .status
             .code()
             .unwrap_or_else(|| panic!("cpycheck killed by a signal: {:?}", output.status)),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stdout: strip_time(&String::from_utf8(output.stdout).expect("stdout is UTF-8")),
         stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }
+}
+
+/// Removes the run time (`, 0.12s`) from the summary line: the one part of the output that
+/// changes from run to run.
+fn strip_time(stdout: &str) -> String {
+    stdout
+        .lines()
+        .map(|line| {
+            let is_summary = line.starts_with("Found ") || line.starts_with("No problems found");
+            match line.rfind(", ") {
+                Some(i) if is_summary && line.ends_with("s)") => {
+                    let time = &line[i + 2..line.len() - 2];
+                    if time.parse::<f64>().is_ok() {
+                        return format!("{})", &line[..i]);
+                    }
+                    line.to_string()
+                }
+                _ => line.to_string(),
+            }
+        })
+        .map(|line| line + "\n")
+        .collect()
 }
 
 fn run(dir: &Path, args: &[&str]) -> Run {
@@ -367,9 +390,14 @@ fn concise_format_is_one_line_per_finding() {
     let run = run(dir.path(), &["check", "--format", "concise", "leak.c"]);
     assert_eq!(run.code, 1);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    let (summary, findings) = lines.split_last().unwrap();
-    assert!(summary.starts_with("Found "), "{summary}");
-    assert!(!findings.is_empty());
+    let (summary, rest) = lines.split_last().unwrap();
+    let (per_rule, findings) = rest.split_last().unwrap();
+    assert_eq!(
+        *summary,
+        "Found 2 warnings in 1 file (1 file, 1 function analysed, 0 skipped)"
+    );
+    assert_eq!(*per_rule, "2  CPY101  reference-leak");
+    assert_eq!(findings.len(), 2);
     for line in findings {
         let mut parts = line.splitn(4, ':');
         assert_eq!(parts.next(), Some("leak.c"));
@@ -882,7 +910,13 @@ fn rule_all_lists_every_rule() {
     assert_eq!(run.code, 0);
     let rules = cpycheck_rules::all_rules();
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), rules.len());
+    // The analysis rules, then the unused-suppression check.
+    assert_eq!(lines.len(), rules.len() + 1);
+    assert!(
+        lines[rules.len()].starts_with("CPY001  unused-suppression"),
+        "{}",
+        run.stdout
+    );
     for (line, rule) in lines.iter().zip(rules) {
         assert!(
             line.starts_with(&format!("{}  {}", rule.code, rule.name)),
@@ -944,5 +978,505 @@ fn debug_dumps() {
         binary.stderr.starts_with("error: bin.c: "),
         "{}",
         binary.stderr
+    );
+}
+
+// ---- output formats ---------------------------------------------------------------------
+
+fn sarif_validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(include_str!(
+        "../../cpycheck_report/tests/data/sarif-schema-2.1.0.json"
+    ))
+    .unwrap();
+    jsonschema::validator_for(&schema).expect("the SARIF schema compiles")
+}
+
+/// `--format sarif` on the examples: valid against the official schema, every rule with
+/// its docs, the same findings as JSON, each with its path as a code flow.
+#[test]
+fn sarif_format_is_valid_and_matches_json() {
+    let root = workspace_root();
+    let sarif = run(&root, &["check", "--format", "sarif", "examples/"]);
+    assert_eq!(sarif.code, 1, "{}", sarif.stderr);
+    let log = sarif.json();
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let driver = &log["runs"][0]["tool"]["driver"];
+    let rules = driver["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), cpycheck_rules::all_rules().len() + 1);
+    for (rule, meta) in rules.iter().zip(cpycheck_rules::all_rules()) {
+        assert_eq!(rule["id"], meta.code);
+        let help = rule["help"]["markdown"].as_str().unwrap();
+        assert!(help.starts_with("## What it does"), "{help}");
+        let printed = run(&root, &["rule", meta.code]).stdout;
+        assert!(
+            printed.ends_with(help),
+            "SARIF help and `cpycheck rule` differ"
+        );
+    }
+    let json = run(&root, &["check", "--format", "json", "examples/"]).json();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let diagnostics = json["diagnostics"].as_array().unwrap();
+    assert_eq!(results.len(), diagnostics.len());
+    for (result, diagnostic) in results.iter().zip(diagnostics) {
+        assert_eq!(result["ruleId"], diagnostic["code"]);
+        let loc = &result["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], diagnostic["file"]);
+        assert_eq!(loc["region"]["startLine"], diagnostic["line"]);
+        let steps = diagnostic["trace"].as_array().unwrap();
+        if !steps.is_empty() {
+            let flow = &result["codeFlows"][0]["threadFlows"][0]["locations"];
+            assert_eq!(flow.as_array().unwrap().len(), steps.len());
+        }
+    }
+}
+
+#[test]
+fn sarif_reports_unanalysable_files_as_notifications() {
+    let dir = TempDir::new("sarif-errors");
+    dir.write("leak.c", LEAK_C);
+    dir.write("bin.c", b"\x7fELF\0");
+    let run = run(dir.path(), &["check", "--format", "sarif"]);
+    assert_eq!(run.code, 2);
+    let log = run.json();
+    assert!(sarif_validator().is_valid(&log));
+    let invocation = &log["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "bin.c"
+    );
+    assert_eq!(log["runs"][0]["results"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn summary_has_findings_per_rule_and_time() {
+    let dir = TempDir::new("summary");
+    dir.write("leak.c", LEAK_C);
+    let raw = Command::new(BIN)
+        .args(["check", "--format", "concise"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(raw.stdout).unwrap();
+    let last = stdout.lines().last().unwrap();
+    let time = last
+        .strip_prefix("Found 2 warnings in 1 file (1 file, 1 function analysed, 0 skipped, ")
+        .and_then(|rest| rest.strip_suffix("s)"))
+        .unwrap_or_else(|| panic!("{last}"));
+    assert!(time.parse::<f64>().is_ok(), "{last}");
+}
+
+#[test]
+fn statistics_prints_counts_not_findings() {
+    let dir = TempDir::new("statistics");
+    dir.write("a.c", LEAK_C);
+    dir.write("b.c", LEAK_C);
+    let run = run(dir.path(), &["check", "--statistics"]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!(run.stdout, @r"
+    4  CPY101  reference-leak
+    Found 4 warnings in 2 files (2 files, 2 functions analysed, 0 skipped)
+    ");
+}
+
+/// On a terminal (here a pseudo-terminal made by `script`), a run that lasts shows the
+/// progress bar on stderr; `--quiet` never does. The delay is shortened by a testing hook.
+#[cfg(target_os = "linux")]
+#[test]
+fn progress_bar_on_a_terminal() {
+    let dir = TempDir::new("progress-tty");
+    for i in 0..40 {
+        dir.write(&format!("m{i}.c"), LEAK_C);
+    }
+    let transcript = |extra: &str| {
+        let output = Command::new("script")
+            .args([
+                "-qec",
+                &format!("{BIN} check --format concise {extra}"),
+                "/dev/null",
+            ])
+            .current_dir(dir.path())
+            .env("CPYCHECK_TEST_PROGRESS_AFTER_MS", "0")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .output()
+            .expect("`script` (util-linux) runs");
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let shown = transcript("");
+    assert!(shown.contains("analysing ["), "{shown}");
+    assert!(shown.contains("/40 files"), "{shown}");
+    let quiet = transcript("--quiet");
+    assert!(!quiet.contains("analysing ["), "{quiet}");
+}
+
+/// Without a terminal there is never a progress bar, whatever the run's length.
+#[test]
+fn no_progress_bar_without_a_terminal() {
+    let dir = TempDir::new("progress");
+    for i in 0..40 {
+        dir.write(&format!("m{i}.c"), LEAK_C);
+    }
+    let run = run_with_env(
+        dir.path(),
+        &["check", "--format", "concise"],
+        &[("CPYCHECK_TEST_PROGRESS_AFTER_MS", "0")],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, "");
+}
+
+// ---- configuration ----------------------------------------------------------------------
+
+/// Two files, one finding each of a different kind: `leak.c` (CPY101) and `steal.c`
+/// (CPY105), in `proj/src`.
+fn project(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    dir.write("proj/src/leak.c", LEAK_C);
+    dir.write("proj/src/steal.c", STEAL_C);
+    dir
+}
+
+/// A reference used after `PyTuple_SetItem` stole it.
+const STEAL_C: &str = r#"#include <Python.h>
+
+static PyObject *
+mod_pair(PyObject *module, PyObject *unused)
+{
+    PyObject *pair = PyTuple_New(1);
+    if (pair == NULL)
+        return NULL;
+    PyObject *value = PyLong_FromLong(1);
+    if (value == NULL) {
+        Py_DECREF(pair);
+        return NULL;
+    }
+    PyTuple_SetItem(pair, 0, value);
+    Py_DECREF(value);
+    return pair;
+}
+
+static PyMethodDef mod_methods[] = {
+    {"pair", mod_pair, METH_NOARGS, "a pair"},
+    {NULL, NULL, 0, NULL}
+};
+"#;
+
+fn codes(run: &Run) -> Vec<String> {
+    run.json()["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["file"].as_str().unwrap(),
+                d["code"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn configuration_is_found_upwards_from_the_analysed_path() {
+    let dir = project("config-discovery");
+    let all = run(dir.path(), &["check", "--format", "json", "proj"]);
+    assert_eq!(
+        codes(&all),
+        [
+            "proj/src/leak.c CPY101",
+            "proj/src/leak.c CPY101",
+            "proj/src/steal.c CPY105"
+        ]
+    );
+    // [tool.cpycheck] in pyproject.toml at the project root, found from a path below it.
+    dir.write(
+        "proj/pyproject.toml",
+        "[project]\nname = \"spam\"\n\n[tool.cpycheck]\nselect = [\"CPY105\"]\n",
+    );
+    let selected = run(dir.path(), &["check", "--format", "json", "proj/src"]);
+    assert_eq!(codes(&selected), ["proj/src/steal.c CPY105"]);
+    // Also when the path is a file, and from inside the project.
+    let file = run(
+        dir.path(),
+        &["check", "--format", "json", "proj/src/leak.c"],
+    );
+    assert_eq!(codes(&file), Vec::<String>::new());
+    let inside = run(&dir.path().join("proj/src"), &["check", "--format", "json"]);
+    assert_eq!(codes(&inside), ["steal.c CPY105"]);
+    // cpycheck.toml wins over pyproject.toml in the same directory.
+    dir.write("proj/cpycheck.toml", "ignore = [\"CPY105\"]\n");
+    let dedicated = run(dir.path(), &["check", "--format", "json", "proj"]);
+    assert_eq!(
+        codes(&dedicated),
+        ["proj/src/leak.c CPY101", "proj/src/leak.c CPY101"]
+    );
+    // A nearer pyproject.toml without [tool.cpycheck] is not a configuration.
+    dir.write(
+        "proj/src/pyproject.toml",
+        "[tool.black]\nline-length = 99\n",
+    );
+    let skipped = run(dir.path(), &["check", "--format", "json", "proj/src"]);
+    assert_eq!(
+        codes(&skipped),
+        codes(&dedicated)
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+    );
+    // --isolated ignores every configuration file.
+    let isolated = run(
+        dir.path(),
+        &["check", "--format", "json", "--isolated", "proj"],
+    );
+    assert_eq!(codes(&isolated), codes(&all));
+}
+
+#[test]
+fn command_line_overrides_configuration() {
+    let dir = project("config-precedence");
+    dir.write(
+        "proj/cpycheck.toml",
+        "select = [\"CPY105\"]\npython-version = \"3.7\"\n",
+    );
+    let config = run(dir.path(), &["check", "--format", "json", "proj"]);
+    assert_eq!(codes(&config), ["proj/src/steal.c CPY105"]);
+    let cli = run(
+        dir.path(),
+        &["check", "--format", "json", "--select", "CPY101", "proj"],
+    );
+    assert_eq!(
+        codes(&cli),
+        ["proj/src/leak.c CPY101", "proj/src/leak.c CPY101"]
+    );
+    let ignore_all = run(
+        dir.path(),
+        &["check", "--format", "json", "--ignore", "CPY105", "proj"],
+    );
+    assert_eq!(codes(&ignore_all), Vec::<String>::new());
+    // The most specific entry wins: the configuration's `select = ["CPY105"]` is more
+    // specific than `--ignore CPY1`.
+    let prefix = run(
+        dir.path(),
+        &["check", "--format", "json", "--ignore", "CPY1", "proj"],
+    );
+    assert_eq!(codes(&prefix), ["proj/src/steal.c CPY105"]);
+    // --config names the file explicitly.
+    dir.write("other.toml", "ignore = [\"CPY105\"]\n");
+    let explicit = run(
+        dir.path(),
+        &[
+            "check",
+            "--format",
+            "json",
+            "--config",
+            "other.toml",
+            "proj",
+        ],
+    );
+    assert_eq!(
+        codes(&explicit),
+        ["proj/src/leak.c CPY101", "proj/src/leak.c CPY101"]
+    );
+}
+
+/// `python-version` from the configuration decides `#if PY_VERSION_HEX` arms; the command
+/// line's `--python-version` wins.
+#[test]
+fn python_version_from_configuration() {
+    let dir = TempDir::new("config-version");
+    let versioned = format!("#if PY_VERSION_HEX >= 0x030A0000\n{LEAK_C}\n#endif\n");
+    dir.write("v.c", versioned);
+    let default = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(codes(&default).len(), 2);
+    dir.write("cpycheck.toml", "python-version = \"3.9\"\n");
+    let old = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(codes(&old).len(), 0);
+    let cli = run(
+        dir.path(),
+        &["check", "--format", "json", "--python-version", "3.12"],
+    );
+    assert_eq!(codes(&cli).len(), 2);
+}
+
+#[test]
+fn exclude_and_per_file_ignores() {
+    let dir = project("config-exclude");
+    dir.write("proj/build/gen.c", LEAK_C);
+    dir.write(
+        "proj/cpycheck.toml",
+        "exclude = [\"build\"]\n\n[per-file-ignores]\n\"src/steal.c\" = [\"use-after-steal\"]\n",
+    );
+    let r = run(dir.path(), &["check", "--format", "json", "proj"]);
+    assert_eq!(
+        codes(&r),
+        ["proj/src/leak.c CPY101", "proj/src/leak.c CPY101"]
+    );
+    assert_eq!(r.json()["files_analyzed"], 2);
+    // Excluded also when named explicitly (as a pre-commit hook does).
+    let explicit = run(
+        dir.path(),
+        &[
+            "check",
+            "--format",
+            "json",
+            "proj/build/gen.c",
+            "proj/src/steal.c",
+        ],
+    );
+    assert_eq!(codes(&explicit), Vec::<String>::new());
+    assert_eq!(explicit.json()["files_analyzed"], 1);
+    // --exclude replaces the configuration's patterns.
+    let cli = run(
+        dir.path(),
+        &["check", "--format", "json", "--exclude", "src", "proj"],
+    );
+    assert_eq!(
+        codes(&cli),
+        ["proj/build/gen.c CPY101", "proj/build/gen.c CPY101"]
+    );
+}
+
+#[test]
+fn contracts_in_configuration_are_accepted() {
+    let dir = TempDir::new("config-contracts");
+    dir.write("leak.c", LEAK_C);
+    dir.write(
+        "pyproject.toml",
+        "[tool.cpycheck.contracts]\nlookup_cached = \"returns-borrowed\"\nstack_push = [\"steals(item)\", \"returns-status\"]\n",
+    );
+    let r = run(dir.path(), &["check", "-q", "--format", "concise"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr, "");
+}
+
+/// Bad configuration: exit 2, nothing analysed, a message naming the file and the key.
+#[test]
+fn bad_configuration_is_an_error_naming_file_and_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("unknown-key", "cpycheck.toml", "selekt = [\"CPY1\"]\n"),
+        (
+            "unknown-key-pyproject",
+            "pyproject.toml",
+            "[tool.cpycheck]\npython_version = \"3.9\"\n",
+        ),
+        ("bad-code", "cpycheck.toml", "ignore = [\"CPY999\"]\n"),
+        ("bad-version", "cpycheck.toml", "python-version = 3.10\n"),
+        (
+            "bad-contract",
+            "cpycheck.toml",
+            "[contracts]\nstack_push = [\"steals(item)\", \"borrows(item)\"]\n",
+        ),
+        ("bad-glob", "cpycheck.toml", "exclude = [\"src/[\"]\n"),
+        ("not-toml", "cpycheck.toml", "select = [\"CPY1\"\n"),
+    ];
+    for (name, file, text) in cases {
+        let dir = TempDir::new(name);
+        dir.write("leak.c", LEAK_C);
+        dir.write(file, text);
+        let r = run(dir.path(), &["check"]);
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        assert_eq!(r.stdout, "", "{name}");
+        insta::assert_snapshot!(format!("bad_config_{name}"), r.stderr);
+    }
+}
+
+#[test]
+fn paths_with_different_configurations_are_an_error() {
+    let dir = TempDir::new("config-two");
+    dir.write("a/leak.c", LEAK_C);
+    dir.write("a/cpycheck.toml", "");
+    dir.write("b/leak.c", LEAK_C);
+    dir.write("b/cpycheck.toml", "");
+    let r = run(dir.path(), &["check", "a", "b"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("different configuration files (a/cpycheck.toml and b/cpycheck.toml)"),
+        "{}",
+        r.stderr
+    );
+    let one = run(
+        dir.path(),
+        &["check", "--config", "a/cpycheck.toml", "a", "b"],
+    );
+    assert_eq!(one.code, 1, "{}", one.stderr);
+}
+
+// ---- suppressions -----------------------------------------------------------------------
+
+#[test]
+fn suppression_comments_remove_findings_from_every_format() {
+    let dir = TempDir::new("suppress");
+    let suppressed = LEAK_C.replace(
+        "    return PyNumber_Subtract(",
+        "    // cpycheck: ignore[CPY101] the callers never fail here\n    return PyNumber_Subtract(",
+    );
+    dir.write("leak.c", &suppressed);
+    let text = run(dir.path(), &["check"]);
+    assert_eq!(text.code, 0, "{}", text.stdout);
+    assert_eq!(
+        text.stdout,
+        "No problems found in 1 file (1 function analysed, 0 skipped, 2 suppressed)\n"
+    );
+    let json = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!((json.code, codes(&json).len()), (0, 0));
+    let sarif = run(dir.path(), &["check", "--format", "sarif"]);
+    assert_eq!(sarif.code, 0);
+    assert_eq!(sarif.json()["runs"][0]["results"], serde_json::json!([]));
+    // Another rule's code does not suppress it; a bare `ignore` on the line does.
+    dir.write(
+        "leak.c",
+        LEAK_C.replace(
+            "PyLong_FromLong(b));",
+            "PyLong_FromLong(b)); /* cpycheck: ignore[CPY105] */",
+        ),
+    );
+    assert_eq!(run(dir.path(), &["check", "-q"]).code, 1);
+    dir.write(
+        "leak.c",
+        LEAK_C.replace(
+            "PyLong_FromLong(b));",
+            "PyLong_FromLong(b)); /* cpycheck: ignore */",
+        ),
+    );
+    assert_eq!(run(dir.path(), &["check", "-q"]).code, 0);
+}
+
+#[test]
+fn unused_suppressions_are_reported_when_asked() {
+    let dir = TempDir::new("suppress-unused");
+    let source = LEAK_C
+        .replace(
+            "PyLong_FromLong(b));",
+            "PyLong_FromLong(b)); // cpycheck: ignore[CPY101, CPY105, CPY999]",
+        )
+        .replace("    long a, b;", "    long a, b;  /* cpycheck: ignore */");
+    dir.write("leak.c", &source);
+    let quiet = run(dir.path(), &["check", "--format", "concise"]);
+    assert_eq!(quiet.code, 0, "{}", quiet.stdout);
+    let warn = run(
+        dir.path(),
+        &["check", "--format", "concise", "--warn-unused-ignores"],
+    );
+    assert_eq!(warn.code, 1);
+    insta::assert_snapshot!(warn.stdout);
+    // The same from the configuration file.
+    dir.write("cpycheck.toml", "warn-unused-ignores = true\n");
+    let config = run(dir.path(), &["check", "--format", "concise"]);
+    assert_eq!(config.stdout, warn.stdout);
+    let rule = run(dir.path(), &["rule", "CPY001"]);
+    assert_eq!(rule.code, 0);
+    assert!(
+        rule.stdout.starts_with("# CPY001: unused-suppression"),
+        "{}",
+        rule.stdout
     );
 }

@@ -8,17 +8,20 @@
 //! - [`render_text`]: rustc-style snippets with the numbered path trace.
 //! - [`render_concise`]: `path:line:col: warning: message [CPY101]`, one line each.
 //! - [`render_json`]: the versioned JSON document other tools read.
-//! - [`render_summary`] and [`render_errors`]: the closing summary line and the file-level
-//!   errors, for the text formats.
+//! - [`render_sarif`]: SARIF 2.1.0 for code-scanning dashboards.
+//! - [`render_summary`] and [`render_errors`]: the closing summary (findings per rule, then
+//!   a line of counts) and the file-level errors, for the text formats.
 
 mod concise;
 mod json;
 mod location;
+mod sarif;
 mod text;
 
 pub use concise::render_concise;
 pub use json::{JSON_VERSION, render_json};
 pub use location::Location;
+pub use sarif::{SARIF_VERSION, SarifRule, SarifTool, render_sarif};
 pub use text::{TextOptions, render_errors, render_summary, render_text};
 
 use cpycheck_diagnostics::{Diagnostic, FileReport};
@@ -33,6 +36,11 @@ pub struct RunStats {
     pub functions_analyzed: usize,
     pub functions_skipped: usize,
     pub functions_incomplete: usize,
+    /// Findings removed by suppression comments (not counting rules that were not
+    /// selected). Set by the caller that applied the suppressions.
+    pub suppressed: usize,
+    /// How long the run took, when the caller measured it.
+    pub elapsed: Option<std::time::Duration>,
 }
 
 impl RunStats {

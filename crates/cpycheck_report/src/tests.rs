@@ -169,12 +169,118 @@ fn summary() {
     let reports = all_reports();
     let stats = RunStats::from_reports(&reports);
     insta::assert_snapshot!(render_summary(&reports, &stats, &TextOptions::default()), @r"
+    1  CPY101  reference-leak
+    1  CPY103  release-of-borrowed
     Found 2 warnings in 1 file (2 files, 3 functions analysed, 1 skipped)
     1 file could not be analysed
     ");
     let clean = [clean_report()];
-    let stats = RunStats::from_reports(&clean);
-    insta::assert_snapshot!(render_summary(&clean, &stats, &TextOptions::default()), @"No problems found in 1 file (2 functions analysed, 1 skipped)");
+    let stats = RunStats {
+        suppressed: 2,
+        elapsed: Some(std::time::Duration::from_millis(1234)),
+        ..RunStats::from_reports(&clean)
+    };
+    insta::assert_snapshot!(render_summary(&clean, &stats, &TextOptions::default()), @"No problems found in 1 file (2 functions analysed, 1 skipped, 2 suppressed, 1.23s)");
+}
+
+fn sarif_rules() -> Vec<SarifRule<'static>> {
+    vec![
+        SarifRule {
+            code: "CPY101",
+            name: "reference-leak",
+            summary: "Finds new references that are never released",
+            docs: "## What it does\nFinds new references that are never released.\n",
+        },
+        SarifRule {
+            code: "CPY103",
+            name: "release-of-borrowed",
+            summary: "Finds releases of borrowed references",
+            docs: "## What it does\nFinds releases of borrowed references.\n",
+        },
+    ]
+}
+
+fn sarif(reports: &[FileReport]) -> String {
+    let rules = sarif_rules();
+    let tool = SarifTool {
+        name: "cpycheck",
+        version: "0.1.0",
+        rules: &rules,
+    };
+    render_sarif(reports, &RunStats::from_reports(reports), &tool)
+}
+
+#[test]
+fn sarif_snapshot() {
+    insta::assert_snapshot!(sarif(&all_reports()));
+}
+
+/// The official SARIF 2.1.0 schema (vendored under `tests/data`, see its README) accepts
+/// the log, and rejects a log with a field it does not define, so the check is real.
+#[test]
+fn sarif_is_valid_against_the_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let mut clean = clean_report();
+    clean.path = "/abs/dir with space/ok.c".into();
+    for reports in [all_reports(), vec![clean], vec![]] {
+        let log: serde_json::Value = serde_json::from_str(&sarif(&reports)).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&log)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+    let mut bad: serde_json::Value = serde_json::from_str(&sarif(&all_reports())).unwrap();
+    bad["runs"][0]["results"][0]["region"] = serde_json::json!({});
+    assert!(!validator.is_valid(&bad));
+    let mut bad: serde_json::Value = serde_json::from_str(&sarif(&all_reports())).unwrap();
+    bad["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] =
+        serde_json::json!(0);
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn sarif_carries_rules_trace_and_errors() {
+    let log: serde_json::Value = serde_json::from_str(&sarif(&all_reports())).unwrap();
+    let run = &log["runs"][0];
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(run["tool"]["driver"]["rules"][0]["id"], "CPY101");
+    assert!(
+        run["tool"]["driver"]["rules"][0]["help"]["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("## What it does")
+    );
+    let leak = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "CPY101")
+        .unwrap();
+    assert_eq!(leak["ruleIndex"], 0);
+    let steps = leak["codeFlows"][0]["threadFlows"][0]["locations"]
+        .as_array()
+        .unwrap();
+    assert_eq!(steps.len(), leak_trace_len());
+    assert_eq!(
+        steps[0]["location"]["message"]["text"],
+        "new reference from `PyLong_FromLong`"
+    );
+    assert_eq!(
+        leak["locations"][0]["logicalLocations"][0]["name"],
+        "spam_squares"
+    );
+    let notes = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+}
+
+fn leak_trace_len() -> usize {
+    leak().trace.len()
 }
 
 #[test]
@@ -200,6 +306,7 @@ fn order_does_not_depend_on_input_order() {
         render_json(&reversed, &stats),
         render_json(&all_reports(), &stats)
     );
+    assert_eq!(sarif(&reversed), sarif(&all_reports()));
 }
 
 #[test]
@@ -250,6 +357,7 @@ fn bad_spans_do_not_panic() {
             assert!(!render_text(&reports, &TextOptions::default()).is_empty());
             assert!(!render_concise(&reports).is_empty());
             assert!(!render_json(&reports, &stats).is_empty());
+            assert!(!sarif(&reports).is_empty());
         }
     }
 }

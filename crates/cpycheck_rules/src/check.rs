@@ -418,13 +418,22 @@ fn declared_contracts(
         .collect();
     let mut out = HashMap::new();
     for (name, annotations) in &settings.contracts {
-        let params: Vec<&str> = match defined.get(name.as_str()) {
-            Some(params) => params.clone(),
-            // Not defined here: parameters can only be named by position.
-            None => vec![""; max_position(annotations)],
+        let summary = match defined.get(name.as_str()) {
+            Some(params) => Summary::declared(annotations, params)
+                .map_err(|e| format!("configured contract of `{name}`: {e}"))?,
+            // Not defined here: only parameters given by position can be placed; words
+            // naming a parameter apply in the file that defines the function.
+            None => {
+                let positional: Vec<Annotation> = annotations
+                    .iter()
+                    .filter(|a| !names_a_parameter(a))
+                    .cloned()
+                    .collect();
+                let params = vec![""; max_position(&positional)];
+                Summary::declared(&positional, &params)
+                    .map_err(|e| format!("configured contract of `{name}`: {e}"))?
+            }
         };
-        let summary = Summary::declared(annotations, &params)
-            .map_err(|e| format!("configured contract of `{name}`: {e}"))?;
         out.insert(name.clone(), summary);
     }
     for c in found {
@@ -436,6 +445,14 @@ fn declared_contracts(
         out.insert(c.function, summary);
     }
     Ok(out)
+}
+
+fn names_a_parameter(a: &Annotation) -> bool {
+    use cpycheck_contracts::annotation::Param;
+    matches!(
+        a,
+        Annotation::Steals(Param::Name(_)) | Annotation::StealsOnSuccess(Param::Name(_))
+    )
 }
 
 fn max_position(annotations: &[Annotation]) -> usize {

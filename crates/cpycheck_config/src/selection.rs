@@ -1,4 +1,5 @@
-//! `--select` / `--ignore`: which rules' diagnostics are reported.
+//! `select` / `ignore` (command line and configuration) and `per-file-ignores`: which
+//! rules' diagnostics are reported.
 
 /// Rule selection by code or code prefix. The most specific (longest) matching entry
 /// decides; on a tie `--ignore` wins. Without `--select` every rule is selected.
@@ -10,12 +11,21 @@ pub struct RuleFilter {
 
 impl RuleFilter {
     /// Validates the entries: each must be a registered rule's code, a prefix of one
-    /// (`CPY1`), or a rule's name (`reference-leak`). The error names the bad entry.
-    pub fn new(select: &[String], ignore: &[String]) -> Result<RuleFilter, String> {
+    /// (`CPY1`), or a rule's name (`reference-leak`). The error names the bad entry and
+    /// where it came from (`--select`, `select in cpycheck.toml`, ...).
+    pub fn new(
+        (select, select_origin): (&[String], &str),
+        (ignore, ignore_origin): (&[String], &str),
+    ) -> Result<RuleFilter, String> {
         Ok(RuleFilter {
-            select: normalise(select, "--select")?,
-            ignore: normalise(ignore, "--ignore")?,
+            select: normalise(select, select_origin)?,
+            ignore: normalise(ignore, ignore_origin)?,
         })
+    }
+
+    /// A filter from entries already checked by [`normalise`].
+    pub fn from_normalised(select: Vec<String>, ignore: Vec<String>) -> RuleFilter {
+        RuleFilter { select, ignore }
     }
 
     /// Whether diagnostics with rule `code` are reported.
@@ -40,7 +50,14 @@ impl RuleFilter {
     }
 }
 
-fn normalise(entries: &[String], flag: &str) -> Result<Vec<String>, String> {
+/// The code of the rule that `entry` names: a full code (any case) or a rule name.
+pub fn rule_code(entry: &str) -> Option<&'static str> {
+    cpycheck_rules::rule(entry.trim()).map(|r| r.code)
+}
+
+/// Normalises code prefixes and rule names to upper-case code prefixes, rejecting entries
+/// that match no rule; `origin` says where they came from, for the error.
+pub fn normalise(entries: &[String], origin: &str) -> Result<Vec<String>, String> {
     let rules = cpycheck_rules::all_rules();
     entries
         .iter()
@@ -55,7 +72,7 @@ fn normalise(entries: &[String], flag: &str) -> Result<Vec<String>, String> {
                 Ok(upper)
             } else {
                 Err(format!(
-                    "unknown rule code or prefix `{entry}` in {flag} (`cpycheck rule --all` lists the rules)"
+                    "unknown rule code or prefix `{entry}` in {origin} (`cpycheck rule --all` lists the rules)"
                 ))
             }
         })
@@ -88,19 +105,24 @@ mod tests {
 
     #[test]
     fn unknown_entries_are_rejected() {
-        let err = RuleFilter::new(&["CPY999".into()], &[]).unwrap_err();
+        let new = |select: &[String], ignore: &[String]| {
+            RuleFilter::new((select, "--select"), (ignore, "--ignore"))
+        };
+        let err = new(&["CPY999".into()], &[]).unwrap_err();
         assert!(err.contains("`CPY999` in --select"), "{err}");
-        assert!(RuleFilter::new(&[], &["XYZ".into()]).is_err());
-        assert!(RuleFilter::new(&["C".into()], &[]).is_err());
+        assert!(new(&[], &["XYZ".into()]).is_err());
+        assert!(new(&["C".into()], &[]).is_err());
     }
 
     #[test]
     fn registered_codes_prefixes_and_names_are_accepted() {
         for rule in cpycheck_rules::all_rules() {
             let lower = rule.code.to_ascii_lowercase();
-            let f = RuleFilter::new(&[rule.code.into(), lower, rule.name.into()], &[]).unwrap();
+            let select = [rule.code.into(), lower, rule.name.into()];
+            let f = RuleFilter::new((&select, "--select"), (&[], "--ignore")).unwrap();
             assert!(f.allows(rule.code));
-            assert!(RuleFilter::new(&["CPY".into()], &[]).is_ok());
+            assert_eq!(rule_code(rule.name), Some(rule.code));
+            assert_eq!(rule_code(&rule.code.to_ascii_lowercase()), Some(rule.code));
         }
     }
 }

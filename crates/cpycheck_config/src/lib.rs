@@ -1,0 +1,22 @@
+//! Configuration, in ruff's three layers: the options a file says ([`Options`]), found by
+//! [`discover`]ing `cpycheck.toml` or `[tool.cpycheck]` in `pyproject.toml` upwards from the
+//! analysed path, merged with the command line's [`Overrides`] into [`Resolved`] settings.
+//! Also the suppression comments (`// cpycheck: ignore[CPY101]`), applied after analysis.
+//!
+//! Reading configuration files ([`discover`], [`load`]) is the only IO here; everything
+//! else works on values it is given.
+
+mod discovery;
+mod options;
+mod python_version;
+mod resolve;
+mod selection;
+pub mod suppression;
+
+pub use discovery::{
+    CPYCHECK_TOML, ConfigError, ConfigFile, PYPROJECT_TOML, absolute, discover, load, normalise,
+};
+pub use options::Options;
+pub use python_version::{PYTHON_VERSIONS, parse_python_version};
+pub use resolve::{DEFAULT_PYTHON_VERSION, Overrides, Resolved};
+pub use selection::{RuleFilter, rule_code};

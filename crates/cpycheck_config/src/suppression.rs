@@ -1,0 +1,440 @@
+//! Suppression comments: `// cpycheck: ignore[CPY101]` or `/* cpycheck: ignore[CPY101] */`.
+//!
+//! A suppression comment that shares its line with code applies to that line; a comment
+//! alone on its line applies to its own line and to the next one. `ignore[CPY101,CPY105]`
+//! lists several rules (by code or name), and a bare `ignore` suppresses every rule. Text
+//! after the directive is free, for the reason: `// cpycheck: ignore[CPY101] owned by the
+//! callback`.
+//!
+//! Suppressions are applied after analysis, to the diagnostics that the rule selection
+//! kept; they match a diagnostic by the line its primary span starts on. This module only
+//! reads the source text it is given: no IO.
+
+use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, Span};
+use cpycheck_rules::RuleMeta;
+use cpycheck_source::LineIndex;
+
+/// The pseudo-rule under which `--warn-unused-ignores` reports suppressions that
+/// suppressed nothing. It is not an analysis rule: it is reported only when asked for.
+pub const UNUSED_SUPPRESSION: RuleMeta = RuleMeta {
+    code: "CPY001",
+    name: "unused-suppression",
+    docs: "## What it does
+Reports a `cpycheck: ignore` comment that suppressed nothing, and rule codes in such a
+comment that cpycheck does not know. Only reported with `--warn-unused-ignores` (or
+`warn-unused-ignores = true` in the configuration).
+
+## Why is this bad?
+A suppression outlives the finding it was written for: once the code is fixed, or the
+finding moves to another line, the stale comment hides the next real bug on that line.
+
+## Example
+```c
+Py_DECREF(result);  // cpycheck: ignore[CPY101]
+```
+
+## Use instead
+Remove the comment, or correct the code it names:
+```c
+Py_DECREF(result);
+```
+",
+    preview: false,
+};
+
+/// Which rules a suppression names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SuppressedRules {
+    /// A bare `ignore`: every rule.
+    All,
+    /// `ignore[...]`: these entries, as written (trimmed).
+    Codes(Vec<String>),
+}
+
+/// One `cpycheck: ignore` comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppression {
+    /// The comment's span in the file.
+    pub span: Span,
+    /// The 1-based line the comment starts on.
+    pub line: usize,
+    /// The 1-based line the comment ends on.
+    pub end_line: usize,
+    /// Whether the comment is alone on its line (only whitespace before it), so that it
+    /// also applies to the next line.
+    pub own_line: bool,
+    pub rules: SuppressedRules,
+}
+
+impl Suppression {
+    /// Whether a diagnostic starting on `line` is covered by this comment's position.
+    fn covers_line(&self, line: usize) -> bool {
+        (self.line..=self.end_line).contains(&line) || (self.own_line && line == self.end_line + 1)
+    }
+}
+
+/// Finds every suppression comment in C source text. Comments inside string and character
+/// literals are not comments; a directive must start the comment (after whitespace).
+pub fn parse_suppressions(source: &str) -> Vec<Suppression> {
+    let index = LineIndex::new(source);
+    comments(source)
+        .into_iter()
+        .filter_map(|(start, end, body)| {
+            let rules = parse_directive(body)?;
+            let (line, _) = index.line_col(start as u32);
+            let (end_line, _) = index.line_col(end.saturating_sub(1).max(start) as u32);
+            let line_start = index.line_start(line).map_or(0, |s| s as usize);
+            let own_line = source[line_start..start].trim().is_empty();
+            Some(Suppression {
+                span: Span::new(start, end),
+                line,
+                end_line,
+                own_line,
+                rules,
+            })
+        })
+        .collect()
+}
+
+/// Parses the body of a comment: `cpycheck: ignore`, `cpycheck: ignore[CPY101, CPY105]`,
+/// each optionally followed by free text. `None` when the comment is not a suppression.
+fn parse_directive(body: &str) -> Option<SuppressedRules> {
+    let rest = body.trim_start().strip_prefix("cpycheck:")?.trim_start();
+    let rest = rest.strip_prefix("ignore")?;
+    if let Some(list) = rest.strip_prefix('[') {
+        let inner = match list.find(']') {
+            Some(close) => &list[..close],
+            // An unterminated list: take what there is, so a typo is reported rather
+            // than silently suppressing everything.
+            None => list,
+        };
+        let codes = inner
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect();
+        return Some(SuppressedRules::Codes(codes));
+    }
+    // `ignore` must be a whole word: `ignore-foo` or `ignored` are not directives.
+    match rest.chars().next() {
+        None => Some(SuppressedRules::All),
+        Some(c) if c.is_whitespace() => Some(SuppressedRules::All),
+        Some(_) => None,
+    }
+}
+
+/// The comments of a C file: `(start, end, body)` with byte offsets of the whole comment
+/// and the text between the delimiters. String and character literals are skipped.
+fn comments(source: &str) -> Vec<(usize, usize, &str)> {
+    let bytes = source.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                let end = source[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                out.push((i, end, &source[i + 2..end]));
+                i = end;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let (end, body_end) = match source[i + 2..].find("*/") {
+                    Some(n) => (i + 2 + n + 2, i + 2 + n),
+                    None => (bytes.len(), bytes.len()),
+                };
+                out.push((i, end, &source[i + 2..body_end]));
+                i = end;
+            }
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// What applying the suppressions to one file did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Diagnostics removed by a suppression.
+    pub suppressed: usize,
+    /// One [`UNUSED_SUPPRESSION`] diagnostic per comment (or part of a comment) that
+    /// suppressed nothing, when asked for.
+    pub unused: Vec<Diagnostic>,
+}
+
+/// Removes the diagnostics of `report` that a suppression comment covers.
+///
+/// `dropped` are the diagnostics the rule selection removed before: a suppression that
+/// matches one of them is not unused (the finding is still there), but they are not
+/// counted as suppressed. `is_rule(entry)` returns the code of a known rule for a code or
+/// name written in a comment. With `warn_unused`, comments that matched nothing, and
+/// entries naming no rule, are reported.
+pub fn apply(
+    report: &mut FileReport,
+    dropped: &[Diagnostic],
+    is_rule: &dyn Fn(&str) -> Option<&'static str>,
+    warn_unused: bool,
+) -> Applied {
+    let suppressions = parse_suppressions(&report.source);
+    if suppressions.is_empty() {
+        return Applied::default();
+    }
+    let index = LineIndex::new(&report.source);
+    let line_of = |d: &Diagnostic| {
+        index
+            .line_col(d.span.start.min(report.source.len() as u32))
+            .0
+    };
+
+    // For each suppression and each of its entries (or the whole comment for a bare
+    // `ignore`): whether it matched something.
+    let resolved: Vec<Vec<(String, Option<&'static str>)>> = suppressions
+        .iter()
+        .map(|s| match &s.rules {
+            SuppressedRules::All => vec![],
+            SuppressedRules::Codes(codes) => {
+                codes.iter().map(|c| (c.clone(), is_rule(c))).collect()
+            }
+        })
+        .collect();
+    let mut used: Vec<Vec<bool>> = suppressions
+        .iter()
+        .zip(&resolved)
+        .map(|(s, entries)| match s.rules {
+            SuppressedRules::All => vec![false],
+            SuppressedRules::Codes(_) => vec![false; entries.len()],
+        })
+        .collect();
+    let matches = |d: &Diagnostic, used: &mut Vec<Vec<bool>>| -> bool {
+        let line = line_of(d);
+        let mut hit = false;
+        for (k, s) in suppressions.iter().enumerate() {
+            if !s.covers_line(line) {
+                continue;
+            }
+            match s.rules {
+                SuppressedRules::All => {
+                    used[k][0] = true;
+                    hit = true;
+                }
+                SuppressedRules::Codes(_) => {
+                    for (j, (_, code)) in resolved[k].iter().enumerate() {
+                        if *code == Some(d.code) {
+                            used[k][j] = true;
+                            hit = true;
+                        }
+                    }
+                }
+            }
+        }
+        hit
+    };
+
+    for d in dropped {
+        matches(d, &mut used);
+    }
+    let before = report.diagnostics.len();
+    let mut kept = Vec::with_capacity(before);
+    for d in std::mem::take(&mut report.diagnostics) {
+        if !matches(&d, &mut used) {
+            kept.push(d);
+        }
+    }
+    report.diagnostics = kept;
+    let mut applied = Applied {
+        suppressed: before - report.diagnostics.len(),
+        unused: Vec::new(),
+    };
+    if !warn_unused {
+        return applied;
+    }
+    for (k, s) in suppressions.iter().enumerate() {
+        let message = match &s.rules {
+            SuppressedRules::All if !used[k][0] => {
+                "suppression `cpycheck: ignore` suppressed nothing".to_string()
+            }
+            SuppressedRules::All => continue,
+            SuppressedRules::Codes(codes) if codes.is_empty() => {
+                "suppression `cpycheck: ignore[]` names no rule".to_string()
+            }
+            SuppressedRules::Codes(_) => {
+                let unknown: Vec<String> = resolved[k]
+                    .iter()
+                    .filter(|(_, code)| code.is_none())
+                    .map(|(entry, _)| format!("`{entry}`"))
+                    .collect();
+                let unused: Vec<String> = resolved[k]
+                    .iter()
+                    .zip(&used[k])
+                    .filter(|((_, code), used)| code.is_some() && !**used)
+                    .map(|((entry, _), _)| format!("`{entry}`"))
+                    .collect();
+                match (unknown.is_empty(), unused.is_empty()) {
+                    (true, true) => continue,
+                    (false, true) => format!("unknown rule in suppression: {}", unknown.join(", ")),
+                    (true, false) => format!("unused suppression of {}", unused.join(", ")),
+                    (false, false) => format!(
+                        "unused suppression of {}; unknown rule: {}",
+                        unused.join(", "),
+                        unknown.join(", ")
+                    ),
+                }
+            }
+        };
+        applied.unused.push(Diagnostic {
+            code: UNUSED_SUPPRESSION.code,
+            rule: UNUSED_SUPPRESSION.name,
+            severity: Severity::Warning,
+            message,
+            span: s.span,
+            function: None,
+            labels: Vec::new(),
+            help: Some("remove the comment, or the codes it no longer needs".to_string()),
+            notes: Vec::new(),
+            trace: Vec::new(),
+        });
+    }
+    applied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(source: &str) -> Vec<(usize, bool, SuppressedRules)> {
+        parse_suppressions(source)
+            .into_iter()
+            .map(|s| (s.line, s.own_line, s.rules))
+            .collect()
+    }
+
+    fn codes(list: &[&str]) -> SuppressedRules {
+        SuppressedRules::Codes(list.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn directive_forms() {
+        let src = "x(); // cpycheck: ignore[CPY101]\n\
+                   /* cpycheck: ignore[CPY101, CPY105] */\n\
+                   y(); /*cpycheck:ignore*/\n\
+                   // cpycheck: ignore because the callback owns it\n\
+                   // cpycheck: ignored\n\
+                   // cpycheck: returns-borrowed\n\
+                   // see cpycheck: ignore[CPY101]\n\
+                   s = \"// cpycheck: ignore\"; c = '\"'; // cpycheck: ignore[reference-leak]\n";
+        assert_eq!(
+            rules(src),
+            vec![
+                (1, false, codes(&["CPY101"])),
+                (2, true, codes(&["CPY101", "CPY105"])),
+                (3, false, SuppressedRules::All),
+                (4, true, SuppressedRules::All),
+                (8, false, codes(&["reference-leak"])),
+            ]
+        );
+    }
+
+    #[test]
+    fn unterminated_comments_and_literals_do_not_panic() {
+        for src in [
+            "/* cpycheck: ignore[CPY1",
+            "\"abc",
+            "'",
+            "/",
+            "x /* // */ y",
+            "é// cpycheck: ignore",
+        ] {
+            let _ = parse_suppressions(src);
+        }
+        assert_eq!(rules("/* cpycheck: ignore[CPY101").len(), 1);
+    }
+
+    fn diagnostic(code: &'static str, source: &str, line: usize) -> Diagnostic {
+        let index = LineIndex::new(source);
+        let start = index.line_start(line).unwrap() as usize;
+        Diagnostic {
+            code,
+            rule: "r",
+            severity: Severity::Warning,
+            message: "m".into(),
+            span: Span::new(start, start + 1),
+            function: None,
+            labels: vec![],
+            help: None,
+            notes: vec![],
+            trace: vec![],
+        }
+    }
+
+    fn known(entry: &str) -> Option<&'static str> {
+        match entry.to_ascii_uppercase().as_str() {
+            "CPY101" | "REFERENCE-LEAK" => Some("CPY101"),
+            "CPY105" => Some("CPY105"),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn same_line_and_line_above() {
+        let src = "a(); // cpycheck: ignore[CPY101]\n\
+                   // cpycheck: ignore[CPY105]\n\
+                   b();\n\
+                   c(); // cpycheck: ignore\n\
+                   d();\n";
+        let mut report = FileReport {
+            source: src.into(),
+            diagnostics: vec![
+                diagnostic("CPY101", src, 1),
+                diagnostic("CPY105", src, 1),
+                diagnostic("CPY105", src, 3),
+                diagnostic("CPY101", src, 4),
+                diagnostic("CPY105", src, 4),
+                diagnostic("CPY101", src, 5),
+            ],
+            ..FileReport::default()
+        };
+        let applied = apply(&mut report, &[], &known, true);
+        assert_eq!(applied.suppressed, 4);
+        let left: Vec<_> = report.diagnostics.iter().map(|d| d.code).collect();
+        // line 1's CPY105 is not named; line 5 is below a trailing comment, not covered.
+        assert_eq!(left, vec!["CPY105", "CPY101"]);
+        assert!(applied.unused.is_empty(), "{:?}", applied.unused);
+    }
+
+    #[test]
+    fn unused_and_unknown_entries_are_reported_when_asked() {
+        let src = "a(); // cpycheck: ignore[CPY101, CPY105, CPY999]\n\
+                   b(); // cpycheck: ignore\n\
+                   c(); // cpycheck: ignore[reference-leak]\n";
+        let make = || FileReport {
+            source: src.into(),
+            diagnostics: vec![diagnostic("CPY101", src, 1)],
+            ..FileReport::default()
+        };
+        let mut report = make();
+        let dropped = [diagnostic("CPY101", src, 3)];
+        let applied = apply(&mut report, &dropped, &known, true);
+        assert_eq!(applied.suppressed, 1);
+        let messages: Vec<_> = applied.unused.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "unused suppression of `CPY105`; unknown rule: `CPY999`",
+                "suppression `cpycheck: ignore` suppressed nothing",
+            ]
+        );
+        assert!(applied.unused.iter().all(|d| d.code == "CPY001"));
+        let mut report = make();
+        assert!(
+            apply(&mut report, &dropped, &known, false)
+                .unused
+                .is_empty()
+        );
+    }
+}
