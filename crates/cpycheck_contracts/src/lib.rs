@@ -7,6 +7,7 @@
 pub mod annotation;
 pub mod codegen;
 mod generated;
+pub mod lifecycle;
 pub mod macros;
 
 /// What a function returns.

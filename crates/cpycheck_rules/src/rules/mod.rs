@@ -8,8 +8,15 @@
 use crate::registry::{RuleEntry, RuleMeta};
 
 mod borrowed_return;
+mod clear_misuse;
+mod dealloc_missing_free;
+mod dealloc_missing_release;
+mod dealloc_uses_cleared;
+mod gc_untrack_missing;
+mod heap_type_dealloc;
 mod reference_leak;
 mod release_of_borrowed;
+mod traverse_incomplete;
 mod use_after_release;
 mod use_after_steal;
 
@@ -28,4 +35,11 @@ register_rules! {
     release_of_borrowed::ReleaseOfBorrowed,
     borrowed_return::BorrowedReturn,
     use_after_steal::UseAfterSteal,
+    dealloc_missing_release::DeallocMissingRelease,
+    dealloc_missing_free::DeallocMissingFree,
+    gc_untrack_missing::GcUntrackMissing,
+    traverse_incomplete::TraverseIncomplete,
+    clear_misuse::ClearMisuse,
+    dealloc_uses_cleared::DeallocUsesCleared,
+    heap_type_dealloc::HeapTypeDealloc,
 }
