@@ -63,7 +63,10 @@ fn reinserted_bugs_fail_the_oracle() {
         failures.join("\n\n")
     );
     // Every rule's fixtures carry at least one re-insertable bug.
-    for group in ["CPY101", "CPY102", "CPY103", "CPY104", "CPY105", "seeds"] {
+    for group in [
+        "CPY101", "CPY102", "CPY103", "CPY104", "CPY105", "CPY301", "CPY302", "CPY303", "CPY304",
+        "CPY305", "CPY306", "CPY307", "seeds",
+    ] {
         let prefix = format!("{group}/");
         assert!(
             report

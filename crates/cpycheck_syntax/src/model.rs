@@ -188,6 +188,8 @@ pub struct Function {
     pub is_static: bool,
     pub return_type: CType,
     pub params: Vec<Param>,
+    /// The parameter list ends with `...`.
+    pub variadic: bool,
     pub body: Vec<Stmt>,
     /// The body contained parse error regions (they appear as `Unknown` statements).
     pub has_errors: bool,

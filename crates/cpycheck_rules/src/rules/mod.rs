@@ -14,6 +14,7 @@ mod dealloc_missing_release;
 mod dealloc_uses_cleared;
 mod gc_untrack_missing;
 mod heap_type_dealloc;
+mod method_signature;
 mod reference_leak;
 mod release_of_borrowed;
 mod traverse_incomplete;
@@ -42,4 +43,5 @@ register_rules! {
     clear_misuse::ClearMisuse,
     dealloc_uses_cleared::DeallocUsesCleared,
     heap_type_dealloc::HeapTypeDealloc,
+    method_signature::MethodSignature,
 }
