@@ -5,6 +5,7 @@ pub mod registry;
 pub mod rules;
 
 mod check;
+mod format_calls;
 mod lifecycle;
 
 pub use check::{Settings, check_file, dump_cfg};

@@ -8,6 +8,7 @@
 use crate::registry::{RuleEntry, RuleMeta};
 
 mod borrowed_return;
+mod build_format;
 mod clear_misuse;
 mod dealloc_missing_free;
 mod dealloc_missing_release;
@@ -15,6 +16,7 @@ mod dealloc_uses_cleared;
 mod gc_untrack_missing;
 mod heap_type_dealloc;
 mod method_signature;
+mod parse_format;
 mod reference_leak;
 mod release_of_borrowed;
 mod traverse_incomplete;
@@ -44,4 +46,6 @@ register_rules! {
     dealloc_uses_cleared::DeallocUsesCleared,
     heap_type_dealloc::HeapTypeDealloc,
     method_signature::MethodSignature,
+    parse_format::ParseFormat,
+    build_format::BuildFormat,
 }
