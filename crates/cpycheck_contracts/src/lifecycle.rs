@@ -31,3 +31,12 @@ pub fn frees_object(name: &str) -> bool {
 pub fn untracks_object(name: &str) -> bool {
     UNTRACKS.contains(&name)
 }
+
+/// Functions after whose success a dealloc must return without freeing: the object was
+/// resurrected (`if (PyObject_CallFinalizerFromDealloc(self) < 0) return;`).
+const RESURRECTS: &[&str] = &["PyObject_CallFinalizerFromDealloc"];
+
+/// The call may resurrect the object passed to it; the dealloc then returns early.
+pub fn may_resurrect(name: &str) -> bool {
+    RESURRECTS.contains(&name)
+}

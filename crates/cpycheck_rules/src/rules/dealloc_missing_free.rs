@@ -2,7 +2,8 @@ use crate::declare_rule;
 use crate::lifecycle::{SelfCall, classify_call, facts, return_avoiding, self_locals};
 use crate::registry::{Check, FileContext, FileFinding, Message};
 use crate::rules::dealloc_missing_release::dedup;
-use cpycheck_ir::{Operand, Place, Rvalue, StatementKind};
+use cpycheck_contracts::lifecycle::may_resurrect;
+use cpycheck_ir::{Callee, Operand, Place, Rvalue, StatementKind};
 
 declare_rule! {
     /// ## What it does
@@ -35,8 +36,10 @@ declare_rule! {
     /// ```
     ///
     /// ## Known limitations
-    /// A call that passes `self` to a function outside the file is assumed to free it.
-    /// Paths are not pruned by the values of conditions.
+    /// A call that passes `self` to a function outside the file is assumed to free it, and
+    /// so is storing `self` into memory (a free list). Paths through
+    /// `PyObject_CallFinalizerFromDealloc` (resurrection) are not checked. Paths are not
+    /// pruned by the values of conditions.
     ///
     /// ## References
     /// - [`tp_dealloc`](https://docs.python.org/3/c-api/typeobj.html#c.PyTypeObject.tp_dealloc)
@@ -55,13 +58,25 @@ impl DeallocMissingFree {
             let selfs = self_locals(body, 0);
             let no_member = |_: &str| false;
             let frees = |s: &cpycheck_ir::Statement| {
-                let StatementKind::Assign {
-                    value: Rvalue::Call(call),
-                    ..
-                } = &s.kind
-                else {
-                    return false;
+                let call = match &s.kind {
+                    StatementKind::Assign {
+                        value: Rvalue::Call(call),
+                        ..
+                    } => call,
+                    // `freelist[n++] = self`: the memory is kept for reuse, not leaked.
+                    StatementKind::Assign {
+                        dest,
+                        value: Rvalue::Use(Operand::Copy(Place::Local(id))),
+                    } => return selfs.contains(id) && !matches!(dest, Place::Local(_)),
+                    _ => return false,
                 };
+                // A finalizer that may resurrect the object: the early return after it
+                // is how a dealloc must leave a resurrected object alone.
+                if let Callee::Named(n) = &call.callee
+                    && may_resurrect(n)
+                {
+                    return true;
+                }
                 call.args.iter().enumerate().any(|(i, a)| {
                     let is_self =
                         matches!(a, Operand::Copy(Place::Local(id)) if selfs.contains(id));

@@ -6,7 +6,7 @@ use crate::rules::dealloc_missing_release::dedup;
 declare_rule! {
     /// ## What it does
     /// Finds a `tp_traverse` that does not visit a member holding an owned reference to a
-    /// Python object.
+    /// Python object which the type's `tp_clear` clears.
     ///
     /// ## Why is this bad?
     /// The garbage collector only sees references that `tp_traverse` reports. A reference
@@ -30,7 +30,9 @@ declare_rule! {
     /// ```
     ///
     /// ## Known limitations
-    /// Members are considered owned only when the file itself shows it (see CPY301). A
+    /// Members are considered owned only when the file itself shows it (see CPY301), and
+    /// only members that `tp_clear` clears are required (a type may leave members that
+    /// cannot form cycles out of both); types without `tp_clear` are not checked. A
     /// traverse that passes `self` to a function outside the file is not checked.
     ///
     /// ## References
@@ -55,9 +57,17 @@ impl TraverseIncomplete {
             if f.opaque {
                 continue;
             }
+            // Only members that `tp_clear` clears: clearing them is how the type breaks
+            // cycles through them, so the collector must see them. Members a type leaves
+            // out of both (strings, code objects, which cannot form cycles) are its choice.
+            let Some(clear) = slot_body(cx, t.ty, "tp_clear") else {
+                continue;
+            };
+            let cleared = facts(cx, clear, 0, &is_member);
             let owned = owned_members(cx, &t);
             for m in &t.object_members {
-                if !owned.contains(&m.name) || f.passed.contains(&m.name) {
+                let clears = cleared.released.contains_key(&m.name);
+                if !owned.contains(&m.name) || !clears || f.passed.contains(&m.name) {
                     continue;
                 }
                 let message = Message::new(format!(
