@@ -110,6 +110,19 @@ pub fn dump_model(model: &FileModel) -> String {
             let _ = writeln!(out, "  created-at {}", span(*c));
         }
     }
+    for m in &model.member_defs {
+        let (ty, member) = m
+            .offset_of
+            .as_ref()
+            .map_or(("?", "?"), |(t, f)| (t.as_str(), f.as_str()));
+        let _ = writeln!(
+            out,
+            "member-def {:?} {} offsetof({ty}, {member}) {}",
+            m.name.as_deref().unwrap_or(""),
+            m.type_code,
+            span(m.span)
+        );
+    }
     for s in &model.skipped_functions {
         let _ = writeln!(
             out,

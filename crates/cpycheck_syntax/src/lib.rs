@@ -83,12 +83,14 @@ pub fn parse(prepared_text: &str) -> FileModel {
                     types: Vec::new(),
                     spec_slots: Vec::new(),
                     slot_arrays: Vec::new(),
+                    member_defs: Vec::new(),
                 };
                 tables.declaration(node);
                 registrations.append(&mut tables.out);
                 types.append(&mut tables.types);
                 spec_slots.append(&mut tables.spec_slots);
                 slot_arrays.append(&mut tables.slot_arrays);
+                model.member_defs.append(&mut tables.member_defs);
             }
             "call_expression" => {
                 if let Some(call) = tables::spec_call(&conv, node) {

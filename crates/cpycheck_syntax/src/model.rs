@@ -21,6 +21,8 @@ pub struct FileModel {
     pub object_structs: Vec<ObjectStruct>,
     /// Extension types: static `PyTypeObject` initialisers and `PyType_Spec`s.
     pub type_objects: Vec<TypeObject>,
+    /// Entries of `PyMemberDef` tables.
+    pub member_defs: Vec<MemberDef>,
     /// Number of tree-sitter error or missing nodes left after source prep.
     pub error_regions: usize,
     /// Function definitions that could not be modelled at all (name if known, and why).
@@ -45,6 +47,20 @@ pub struct ObjectStruct {
 pub struct Member {
     pub name: String,
     pub ty: CType,
+    pub span: Span,
+}
+
+/// One `PyMemberDef` entry: `{"name", T_OBJECT_EX, offsetof(Foo, attr), READONLY, doc}`.
+#[derive(Clone, Debug)]
+pub struct MemberDef {
+    /// The attribute name, when a string literal.
+    pub name: Option<String>,
+    /// The type code as written (`T_OBJECT_EX`, `Py_T_INT`, ...).
+    pub type_code: String,
+    pub type_span: Span,
+    /// `offsetof(Struct, member)`: the struct (without `struct `) and the member path as
+    /// written (`member`, or `base.member`).
+    pub offset_of: Option<(String, String)>,
     pub span: Span,
 }
 

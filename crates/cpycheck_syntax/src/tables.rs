@@ -232,6 +232,24 @@ pub(crate) struct Tables<'a, 'c> {
     pub(crate) spec_slots: Vec<(String, String)>,
     /// `PyType_Slot` arrays by variable name.
     pub(crate) slot_arrays: Vec<(String, Vec<TypeSlot>)>,
+    /// `PyMemberDef` entries.
+    pub(crate) member_defs: Vec<MemberDef>,
+}
+
+/// `offsetof(Foo, m)` / `offsetof(struct Foo, base.m)` → (`Foo`, `base.m`).
+fn offsetof(text: &str) -> Option<(String, String)> {
+    let inner = text
+        .trim()
+        .strip_prefix("offsetof")?
+        .trim()
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    let (ty, member) = inner.split_once(',')?;
+    let ty = ty.trim();
+    let ty = ty.strip_prefix("struct ").unwrap_or(ty).trim();
+    let member: String = member.split_whitespace().collect();
+    let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (ident(ty) && member.split('.').all(ident)).then(|| (ty.to_string(), member))
 }
 
 /// The functions that create a heap type from a `PyType_Spec`, with the index of the spec
@@ -295,6 +313,7 @@ impl<'a> Tables<'a, '_> {
             match ty.as_str() {
                 "PyMethodDef" => self.array(list, |t, e| t.method_entry(e)),
                 "PyGetSetDef" => self.array(list, |t, e| t.getset_entry(e)),
+                "PyMemberDef" => self.array(list, |t, e| t.member_entry(e)),
                 "PyType_Slot" => {
                     let first = self.out.len();
                     self.array(list, |t, e| t.slot_entry(e));
@@ -486,6 +505,31 @@ impl<'a> Tables<'a, '_> {
         }
         if let Some(meth) = meth {
             self.push(&meth, RegistrationKind::Method { flags });
+        }
+    }
+
+    fn member_entry(&mut self, entry: Node<'a>) {
+        let mut def = MemberDef {
+            name: None,
+            type_code: String::new(),
+            type_span: span_of(entry),
+            offset_of: None,
+            span: span_of(entry),
+        };
+        for (name, value) in self.fields(entry, &["name", "type", "offset", "flags", "doc"]) {
+            let text = text_of(value, self.conv.src);
+            match name.as_str() {
+                "name" => def.name = string_literal(text),
+                "type" => {
+                    def.type_code = text.trim().to_string();
+                    def.type_span = span_of(value);
+                }
+                "offset" => def.offset_of = offsetof(text),
+                _ => {}
+            }
+        }
+        if def.name.is_some() && !def.type_code.is_empty() {
+            self.member_defs.push(def);
         }
     }
 

@@ -1,4 +1,5 @@
 use crate::declare_rule;
+use crate::format_calls::scalar_info;
 use crate::registry::{Check, FileContext, FileFinding, Message};
 use cpycheck_syntax::{CType, Function, RegistrationKind};
 
@@ -6,15 +7,17 @@ declare_rule! {
     /// ## What it does
     /// Checks each `PyMethodDef` entry's flags (`METH_NOARGS`, `METH_O`, `METH_VARARGS`,
     /// `METH_KEYWORDS`, `METH_FASTCALL`, `METH_METHOD`) against the parameter list of the C
-    /// function it names, and each `PyGetSetDef` getter and setter against the signature
-    /// Python calls it with.
+    /// function it names, each `PyGetSetDef` getter and setter against the signature Python
+    /// calls it with, and each `PyMemberDef` type code (`T_OBJECT_EX`, `T_INT`, ...) against
+    /// the C type of the member its `offsetof` names.
     ///
     /// ## Why is this bad?
     /// Python calls the function through a pointer of the type the flags promise. With
     /// fewer parameters than that, the function reads garbage; with more, or with an array
     /// where a tuple is expected, it crashes; on WebAssembly any mismatch traps.
     /// `METH_KEYWORDS` without `METH_VARARGS` or `METH_FASTCALL` is rejected at run time
-    /// with `SystemError: bad call flags`.
+    /// with `SystemError: bad call flags`. A `PyMemberDef` that reads an `int` member as
+    /// `T_OBJECT_EX` hands Python an integer as an object pointer.
     ///
     /// ## Example
     /// ```c
@@ -212,7 +215,94 @@ impl MethodSignature {
                 out.push(FileFinding::new(r.span, message).in_function(&f.name));
             }
         }
+        member_defs(cx, &mut out);
         out
+    }
+}
+
+/// What a `PyMemberDef` type code needs the member to be.
+enum MemberKind {
+    Object,
+    /// Size on LP64 and LLP64, floating.
+    Scalar(u8, u8, bool),
+    CString,
+}
+
+fn member_kind(code: &str) -> Option<MemberKind> {
+    use MemberKind::*;
+    let code = code.strip_prefix("Py_").unwrap_or(code);
+    let code = code.strip_prefix("_Py_").unwrap_or(code);
+    Some(match code {
+        "T_OBJECT" | "T_OBJECT_EX" => Object,
+        "T_CHAR" | "T_BYTE" | "T_UBYTE" | "T_BOOL" => Scalar(1, 1, false),
+        "T_SHORT" | "T_USHORT" => Scalar(2, 2, false),
+        "T_INT" | "T_UINT" => Scalar(4, 4, false),
+        "T_LONG" | "T_ULONG" => Scalar(8, 4, false),
+        "T_LONGLONG" | "T_ULONGLONG" | "T_PYSSIZET" => Scalar(8, 8, false),
+        "T_FLOAT" => Scalar(4, 4, true),
+        "T_DOUBLE" => Scalar(8, 8, true),
+        "T_STRING" => CString,
+        _ => return None,
+    })
+}
+
+/// `PyMemberDef` entries whose type code does not fit the member `offsetof` names.
+fn member_defs(cx: &FileContext<'_>, out: &mut Vec<FileFinding>) {
+    let model = cx.model;
+    for def in &model.member_defs {
+        let Some((strukt, member)) = &def.offset_of else {
+            continue;
+        };
+        let Some(kind) = member_kind(&def.type_code) else {
+            continue;
+        };
+        if model.object_struct(strukt).is_none() {
+            continue;
+        }
+        let members = model.instance_members(strukt);
+        let Some(m) = members.iter().find(|m| &m.name == member) else {
+            continue;
+        };
+        let t = &m.ty;
+        let pointer = t.pointers > 0 || t.array;
+        let scalar = if pointer { None } else { scalar_info(&t.base) };
+        let is_char = t.base.trim_start_matches("const ").trim() == "char";
+        let object = cpycheck_ir::is_object_type(t, &model.object_types);
+        let fits = match kind {
+            MemberKind::Object => {
+                if scalar.is_some() || (t.pointers == 1 && is_char) || t.pointers > 1 {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            MemberKind::Scalar(a, b, f) => {
+                if pointer {
+                    Some(false)
+                } else {
+                    scalar.map(|got| got == (a, b, f))
+                }
+            }
+            MemberKind::CString => {
+                if scalar.is_some() || object {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+        };
+        if fits != Some(false) {
+            continue;
+        }
+        let message = Message::new(format!(
+            "`PyMemberDef` entry `{}` reads member `{member}` as `{}` but it is `{}`",
+            def.name.as_deref().unwrap_or(""),
+            def.type_code,
+            ctype(t)
+        ))
+        .label(m.span, "member declared here")
+        .help("use the type code of the member's C type (`T_OBJECT_EX` for `PyObject *`, `T_INT` for `int`, ...)");
+        out.push(FileFinding::new(def.type_span, message));
     }
 }
 
