@@ -73,7 +73,8 @@ pub(crate) struct Facts {
     pub released_in_place: Vec<(String, Span)>,
     /// Members set to NULL.
     pub nulled: BTreeSet<String>,
-    /// Members passed to `Py_VISIT` or to the `visit` callback (any call, in fact).
+    /// Members passed to `Py_VISIT` or to the `visit` callback (any call, in fact), directly
+    /// or through a local copy.
     pub passed: BTreeSet<String>,
     /// Members dereferenced (`self->m->x`), with where.
     pub derefs: Vec<(String, Span)>,
@@ -274,6 +275,11 @@ fn facts_rec(
                             for (i, a) in call.args.iter().enumerate() {
                                 if let Some(m) = member(a) {
                                     out.passed.insert(m);
+                                } else if let Operand::Copy(Place::Local(id)) = a
+                                    && let Some(m) = copies.get(id)
+                                {
+                                    // `PyObject *x = self->m; Py_VISIT(x);`
+                                    out.passed.insert(m.clone());
                                 }
                                 if !is_self(a, &selfs) {
                                     continue;
