@@ -237,6 +237,12 @@ static void Node_dealloc(NodeObject *self) { }
 static int Node_traverse(NodeObject *self, visitproc visit, void *arg) { return 0; }
 static int Node_clear(NodeObject *self) { return 0; }
 
+static PyMemberDef Node_members[] = {
+    {"dict", T_OBJECT_EX, offsetof(NodeObject, dict), READONLY, NULL},
+    {"buf", Py_T_STRING, offsetof(struct NodeObject, buf), 0, "bytes"},
+    {NULL},
+};
+
 static PyType_Slot Node_slots[] = {
     {Py_tp_dealloc, Node_dealloc},
     {Py_tp_traverse, (traverseproc)Node_traverse},
