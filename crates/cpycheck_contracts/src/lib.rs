@@ -10,6 +10,7 @@ pub mod containers;
 pub mod derefs;
 pub mod exceptions;
 mod generated;
+pub mod lifecycle;
 pub mod macros;
 pub mod must_check;
 

@@ -22,93 +22,243 @@ pub enum BuildArg {
     Other,
 }
 
-/// Parses a `PyArg_ParseTuple` format. `None` when the format is not understood.
-pub fn parse_args_format(format: &str) -> Option<Vec<ParseArg>> {
+use self::Scalar as S;
+
+/// A C scalar type named by a format unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scalar {
+    Char,
+    UChar,
+    Short,
+    UShort,
+    Int,
+    UInt,
+    Long,
+    ULong,
+    LongLong,
+    ULongLong,
+    SsizeT,
+    Float,
+    Double,
+}
+
+impl Scalar {
+    /// The C spelling, for messages.
+    pub fn c_name(self) -> &'static str {
+        match self {
+            Scalar::Char => "char",
+            Scalar::UChar => "unsigned char",
+            Scalar::Short => "short",
+            Scalar::UShort => "unsigned short",
+            Scalar::Int => "int",
+            Scalar::UInt => "unsigned int",
+            Scalar::Long => "long",
+            Scalar::ULong => "unsigned long",
+            Scalar::LongLong => "long long",
+            Scalar::ULongLong => "unsigned long long",
+            Scalar::SsizeT => "Py_ssize_t",
+            Scalar::Float => "float",
+            Scalar::Double => "double",
+        }
+    }
+}
+
+/// What one variadic argument of a format unit must be. For `PyArg_Parse*` the argument
+/// is a pointer to the C type described; for `Py_BuildValue` it is the value itself (after
+/// C's default promotions: `char`/`short` pass as `int`, `float` as `double`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    Scalar(Scalar),
+    /// A Python object (`PyObject *`); `stolen` for `Py_BuildValue`'s `N`.
+    Object {
+        stolen: bool,
+    },
+    /// A C string (`const char *`).
+    Chars,
+    /// A `Py_buffer`.
+    Buffer,
+    /// The type of `O!` (`PyTypeObject *`).
+    Type,
+    /// The converter of `O&`, and the pointer passed to it.
+    Converter,
+    ConverterData,
+    /// The length of a `#` unit (`Py_ssize_t`, or `int` without `PY_SSIZE_T_CLEAN` before 3.10).
+    Length,
+    /// The encoding and buffer of `es`/`et`.
+    Encoding,
+    EncodedBuffer,
+    /// Units this reader does not type (`u`, `Z`, `D`, ...).
+    Other,
+}
+
+/// One format unit (`O!`, `s#`, `i`) and the arguments it consumes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub text: String,
+    pub args: Vec<FormatArg>,
+}
+
+/// Reads a `PyArg_ParseTuple`-family format up to `:` or `;`. `None` when the format is not
+/// understood.
+pub fn parse_units(format: &str) -> Option<Vec<Unit>> {
+    use FormatArg::*;
     let b = format.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
+        let start = i;
         let c = b[i];
         i += 1;
         let next = b.get(i).copied();
-        match c {
+        let args: Vec<FormatArg> = match c {
             b':' | b';' => break,
-            b'|' | b'$' | b'(' | b')' | b' ' => {}
+            b'|' | b'$' | b'(' | b')' | b' ' => continue,
             b'O' => match next {
                 Some(b'!') => {
                     i += 1;
-                    out.extend([ParseArg::Other, ParseArg::BorrowedOut]);
+                    vec![Type, Object { stolen: false }]
                 }
                 Some(b'&') => {
                     i += 1;
-                    out.extend([ParseArg::Other, ParseArg::ConverterOut]);
+                    vec![Converter, ConverterData]
                 }
-                _ => out.push(ParseArg::BorrowedOut),
+                _ => vec![Object { stolen: false }],
             },
-            b'S' | b'U' | b'Y' => out.push(ParseArg::BorrowedOut),
+            b'S' | b'U' | b'Y' => vec![Object { stolen: false }],
             b'e' => {
                 // es, et, es#, et#: encoding, buffer[, length]
                 if !matches!(next, Some(b's' | b't')) {
                     return None;
                 }
                 i += 1;
-                out.extend([ParseArg::Other, ParseArg::Other]);
+                let mut v = vec![Encoding, EncodedBuffer];
                 if b.get(i) == Some(&b'#') {
                     i += 1;
-                    out.push(ParseArg::Other);
+                    v.push(Length);
                 }
+                v
             }
             b's' | b'z' | b'y' | b'u' | b'Z' | b'w' => {
-                out.push(ParseArg::Other);
+                let typed = matches!(c, b's' | b'z' | b'y');
                 match b.get(i) {
                     Some(b'#') => {
                         i += 1;
-                        out.push(ParseArg::Other);
+                        vec![if typed { Chars } else { Other }, Length]
                     }
-                    Some(b'*') => i += 1,
-                    _ => {}
+                    Some(b'*') => {
+                        i += 1;
+                        vec![Buffer]
+                    }
+                    _ if c == b'w' => return None,
+                    _ => vec![if typed { Chars } else { Other }],
                 }
             }
-            b'b' | b'B' | b'h' | b'H' | b'i' | b'I' | b'l' | b'k' | b'L' | b'K' | b'n' | b'c'
-            | b'C' | b'f' | b'd' | b'D' | b'p' => out.push(ParseArg::Other),
+            b'b' | b'B' => vec![FormatArg::Scalar(S::UChar)],
+            b'h' => vec![FormatArg::Scalar(S::Short)],
+            b'H' => vec![FormatArg::Scalar(S::UShort)],
+            b'i' | b'C' | b'p' => vec![FormatArg::Scalar(S::Int)],
+            b'I' => vec![FormatArg::Scalar(S::UInt)],
+            b'l' => vec![FormatArg::Scalar(S::Long)],
+            b'k' => vec![FormatArg::Scalar(S::ULong)],
+            b'L' => vec![FormatArg::Scalar(S::LongLong)],
+            b'K' => vec![FormatArg::Scalar(S::ULongLong)],
+            b'n' => vec![FormatArg::Scalar(S::SsizeT)],
+            b'c' => vec![FormatArg::Scalar(S::Char)],
+            b'f' => vec![FormatArg::Scalar(S::Float)],
+            b'd' => vec![FormatArg::Scalar(S::Double)],
+            b'D' => vec![Other],
             _ => return None,
-        }
+        };
+        out.push(Unit {
+            text: format[start..i].to_string(),
+            args,
+        });
     }
     Some(out)
 }
 
-/// Parses a `Py_BuildValue` format. `None` when the format is not understood.
-pub fn parse_build_format(format: &str) -> Option<Vec<BuildArg>> {
+/// Reads a `Py_BuildValue` format. `None` when the format is not understood.
+pub fn build_units(format: &str) -> Option<Vec<Unit>> {
+    use FormatArg::*;
     let b = format.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
+        let start = i;
         let c = b[i];
         i += 1;
-        match c {
-            b'(' | b')' | b'[' | b']' | b'{' | b'}' | b',' | b':' | b' ' | b'\t' => {}
+        let args: Vec<FormatArg> = match c {
+            b'(' | b')' | b'[' | b']' | b'{' | b'}' | b',' | b':' | b' ' | b'\t' => continue,
             b'O' | b'S' => {
                 if b.get(i) == Some(&b'&') {
                     i += 1;
-                    out.extend([BuildArg::Other, BuildArg::Other]);
+                    vec![Converter, ConverterData]
                 } else {
-                    out.push(BuildArg::Borrowed);
+                    vec![Object { stolen: false }]
                 }
             }
-            b'N' => out.push(BuildArg::Stolen),
+            b'N' => vec![Object { stolen: true }],
             b's' | b'z' | b'u' | b'U' | b'y' => {
-                out.push(BuildArg::Other);
+                let first = if c == b'u' { Other } else { Chars };
                 if b.get(i) == Some(&b'#') {
                     i += 1;
-                    out.push(BuildArg::Other);
+                    vec![first, Length]
+                } else {
+                    vec![first]
                 }
             }
-            b'i' | b'b' | b'h' | b'l' | b'B' | b'H' | b'I' | b'k' | b'L' | b'K' | b'n' | b'c'
-            | b'C' | b'd' | b'f' | b'D' | b'p' => out.push(BuildArg::Other),
+            // char and short are promoted to int through `...`, float to double.
+            b'i' | b'b' | b'h' | b'B' | b'H' | b'c' | b'C' | b'p' => {
+                vec![FormatArg::Scalar(S::Int)]
+            }
+            b'I' => vec![FormatArg::Scalar(S::UInt)],
+            b'l' => vec![FormatArg::Scalar(S::Long)],
+            b'k' => vec![FormatArg::Scalar(S::ULong)],
+            b'L' => vec![FormatArg::Scalar(S::LongLong)],
+            b'K' => vec![FormatArg::Scalar(S::ULongLong)],
+            b'n' => vec![FormatArg::Scalar(S::SsizeT)],
+            b'd' | b'f' => vec![FormatArg::Scalar(S::Double)],
+            b'D' => vec![Other],
             _ => return None,
-        }
+        };
+        out.push(Unit {
+            text: format[start..i].to_string(),
+            args,
+        });
     }
     Some(out)
+}
+
+/// Parses a `PyArg_ParseTuple` format into the ownership role of each argument. `None`
+/// when the format is not understood.
+pub fn parse_args_format(format: &str) -> Option<Vec<ParseArg>> {
+    Some(
+        parse_units(format)?
+            .iter()
+            .flat_map(|u| &u.args)
+            .map(|a| match a {
+                FormatArg::Object { .. } => ParseArg::BorrowedOut,
+                FormatArg::ConverterData => ParseArg::ConverterOut,
+                _ => ParseArg::Other,
+            })
+            .collect(),
+    )
+}
+
+/// Parses a `Py_BuildValue` format into the ownership role of each argument. `None` when
+/// the format is not understood.
+pub fn parse_build_format(format: &str) -> Option<Vec<BuildArg>> {
+    Some(
+        build_units(format)?
+            .iter()
+            .flat_map(|u| &u.args)
+            .map(|a| match a {
+                FormatArg::Object { stolen: true } => BuildArg::Stolen,
+                FormatArg::Object { stolen: false } => BuildArg::Borrowed,
+                _ => BuildArg::Other,
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -129,6 +279,23 @@ mod tests {
         );
         assert_eq!(parse_args_format("s*y*"), Some(vec![Other, Other]));
         assert_eq!(parse_args_format("?"), None);
+    }
+
+    #[test]
+    fn units() {
+        let u = parse_units("O!|s#$p:f").unwrap();
+        let texts: Vec<&str> = u.iter().map(|u| u.text.as_str()).collect();
+        assert_eq!(texts, ["O!", "s#", "p"]);
+        assert_eq!(
+            u[1].args,
+            [FormatArg::Chars, FormatArg::Length],
+            "s# is a string and its length"
+        );
+        assert_eq!(parse_units("w").map(|u| u.len()), None);
+        let b = build_units("{s:N,s:f}").unwrap();
+        assert_eq!(b.len(), 4);
+        assert_eq!(b[1].args, [FormatArg::Object { stolen: true }]);
+        assert_eq!(b[3].args, [FormatArg::Scalar(Scalar::Double)]);
     }
 
     #[test]

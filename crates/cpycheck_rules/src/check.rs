@@ -325,6 +325,15 @@ fn run_engine(
         Ok(declared) => (declared, None),
         Err(e) => (HashMap::new(), Some(e)),
     };
+    let destructor_contracts: HashMap<&str, Summary> = destructors(model)
+        .into_iter()
+        .filter_map(|name| {
+            let body = bodies.iter().find(|b| b.name == name)?;
+            let mut fixed = Summary::unknown(body.params.len());
+            fixed.source = cpycheck_engine::SummarySource::Declared;
+            Some((name, fixed))
+        })
+        .collect();
     let mut summaries: HashMap<String, Summary> = HashMap::new();
     let mut findings = Vec::new();
     let mut incomplete = 0;
@@ -341,7 +350,9 @@ fn run_engine(
             registered: registered.contains(body.name.as_str()),
             python_version: settings.python_version,
             summary: &lookup,
-            declared: declared.get(&body.name),
+            declared: declared
+                .get(&body.name)
+                .or_else(|| destructor_contracts.get(body.name.as_str())),
         };
         let result = analyze(body, &ecx);
         if result.incomplete {
@@ -492,6 +503,20 @@ fn unresolved_calls(bodies: &[Body], known: &HashMap<String, Summary>) -> Vec<St
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Destructor slots: they own `self` and free it; their contract is fixed by the
+/// interpreter, not something to infer (or to find inconsistent).
+fn destructors(model: &FileModel) -> HashSet<&str> {
+    model
+        .registrations
+        .iter()
+        .filter(|r| {
+            matches!(&r.kind, RegistrationKind::Slot { slot }
+                if matches!(slot.as_str(), "tp_dealloc" | "tp_free" | "tp_finalize" | "tp_del"))
+        })
+        .map(|r| r.function.as_str())
+        .collect()
 }
 
 fn registered_functions(model: &FileModel) -> HashSet<&str> {

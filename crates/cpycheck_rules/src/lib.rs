@@ -6,6 +6,8 @@ pub mod registry;
 pub mod rules;
 
 mod check;
+mod format_calls;
+mod lifecycle;
 
 pub use check::{
     ExternalSummaries, FileExports, Settings, check_file, check_file_with, dump_cfg, dump_summaries,

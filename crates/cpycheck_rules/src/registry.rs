@@ -125,7 +125,8 @@ pub struct CythonContext<'a> {
 /// What a file rule sees.
 pub struct FileContext<'a> {
     pub path: &'a str,
-    /// The file's text after source prep (same length as on disk).
+    /// The file's text as on disk (invalid UTF-8 bytes read as `?`): the same offsets as the
+    /// prepared text, with the preprocessor lines and inactive `#if` arms still in it.
     pub source: &'a str,
     pub model: &'a cpycheck_syntax::FileModel,
     /// Every function without parse error regions, lowered to the IR.

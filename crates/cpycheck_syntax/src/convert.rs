@@ -104,6 +104,13 @@ impl<'a> Converter<'a> {
             .child_by_field_name("parameters")
             .map(|p| self.params(p))
             .unwrap_or_default();
+        let variadic = func_decl
+            .child_by_field_name("parameters")
+            .is_some_and(|p| {
+                let mut c = p.walk();
+                p.children(&mut c)
+                    .any(|n| n.kind() == "variadic_parameter" || n.kind() == "...")
+            });
         let Some(body_node) = node.child_by_field_name("body") else {
             return Err(skip(Some(name), "function definition without a body"));
         };
@@ -121,6 +128,7 @@ impl<'a> Converter<'a> {
                 array: false,
             },
             params,
+            variadic,
             body,
             has_errors: node.has_error() || self.truncated,
         })

@@ -75,6 +75,54 @@ pub fn dump_model(model: &FileModel) -> String {
     for t in &model.object_types {
         let _ = writeln!(out, "object-type {t}");
     }
+    for s in &model.object_structs {
+        let _ = writeln!(
+            out,
+            "object-struct {} base={} {}",
+            s.names.join("/"),
+            s.base,
+            span(s.span)
+        );
+        for m in &s.members {
+            let _ = writeln!(out, "  member {} {} {}", ctype(&m.ty), m.name, span(m.span));
+        }
+    }
+    for t in &model.type_objects {
+        let _ = writeln!(
+            out,
+            "type {} {} name={:?} instance={} flags={:?}{}{} {}",
+            t.variable,
+            match t.definition {
+                TypeDefinition::Static => "static",
+                TypeDefinition::Spec => "spec",
+            },
+            t.name.as_deref().unwrap_or(""),
+            t.instance.as_deref().unwrap_or("?"),
+            t.flags,
+            if t.has_gc() { " gc" } else { "" },
+            if t.is_heap() { " heap" } else { "" },
+            span(t.span)
+        );
+        for sl in &t.slots {
+            let _ = writeln!(out, "  slot {} {} {}", sl.slot, sl.function, span(sl.span));
+        }
+        for c in &t.created_at {
+            let _ = writeln!(out, "  created-at {}", span(*c));
+        }
+    }
+    for m in &model.member_defs {
+        let (ty, member) = m
+            .offset_of
+            .as_ref()
+            .map_or(("?", "?"), |(t, f)| (t.as_str(), f.as_str()));
+        let _ = writeln!(
+            out,
+            "member-def {:?} {} offsetof({ty}, {member}) {}",
+            m.name.as_deref().unwrap_or(""),
+            m.type_code,
+            span(m.span)
+        );
+    }
     for s in &model.skipped_functions {
         let _ = writeln!(
             out,

@@ -49,6 +49,11 @@ pub fn parse(prepared_text: &str) -> FileModel {
     let mut structs: Vec<StructInfo> = Vec::new();
     let mut aliases: Vec<(String, String)> = Vec::new();
     let mut typedef_structs: HashSet<usize> = HashSet::new();
+    let mut types: Vec<TypeObject> = Vec::new();
+    let mut spec_slots: Vec<(String, String)> = Vec::new();
+    let mut slot_arrays: Vec<(String, Vec<TypeSlot>)> = Vec::new();
+    // (spec variable, span of the creating call)
+    let mut spec_calls: Vec<(String, Span)> = Vec::new();
 
     // Iterative depth-first walk in document order.
     let mut stack: Vec<Node> = vec![tree.root_node()];
@@ -75,9 +80,22 @@ pub fn parse(prepared_text: &str) -> FileModel {
                 let mut tables = Tables {
                     conv: &mut conv,
                     out: Vec::new(),
+                    types: Vec::new(),
+                    spec_slots: Vec::new(),
+                    slot_arrays: Vec::new(),
+                    member_defs: Vec::new(),
                 };
                 tables.declaration(node);
                 registrations.append(&mut tables.out);
+                types.append(&mut tables.types);
+                spec_slots.append(&mut tables.spec_slots);
+                slot_arrays.append(&mut tables.slot_arrays);
+                model.member_defs.append(&mut tables.member_defs);
+            }
+            "call_expression" => {
+                if let Some(call) = tables::spec_call(&conv, node) {
+                    spec_calls.push(call);
+                }
             }
             "type_definition" => {
                 let mut cursor = node.walk();
@@ -114,5 +132,34 @@ pub fn parse(prepared_text: &str) -> FileModel {
     }
     model.registrations = registrations;
     model.object_types = tables::object_types(&structs, &aliases);
+    // `typedef struct Foo FooObject;` names the struct `Foo` too.
+    for (alias, target) in &aliases {
+        if let Some(s) = structs.iter_mut().find(|s| s.names.contains(target))
+            && !s.names.contains(alias)
+        {
+            s.names.push(alias.clone());
+        }
+    }
+    model.object_structs = tables::object_structs(&structs, &model.object_types);
+    for t in &mut types {
+        if t.definition != TypeDefinition::Spec {
+            continue;
+        }
+        if let Some((_, array)) = spec_slots.iter().find(|(spec, _)| *spec == t.variable)
+            && let Some((_, slots)) = slot_arrays.iter().find(|(name, _)| name == array)
+        {
+            t.slots = slots
+                .iter()
+                .filter(|s| s.slot.starts_with("tp_"))
+                .cloned()
+                .collect();
+        }
+        t.created_at = spec_calls
+            .iter()
+            .filter(|(spec, _)| *spec == t.variable)
+            .map(|(_, span)| *span)
+            .collect();
+    }
+    model.type_objects = types;
     model
 }

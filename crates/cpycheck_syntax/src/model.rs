@@ -17,10 +17,136 @@ pub struct FileModel {
     /// Struct names and typedef names whose layout starts with `PyObject_HEAD`,
     /// `PyObject_VAR_HEAD` or an `ob_base` member: pointers to them are object pointers.
     pub object_types: Vec<String>,
+    /// The struct definitions among `object_types`, with their members: instance structs.
+    pub object_structs: Vec<ObjectStruct>,
+    /// Extension types: static `PyTypeObject` initialisers and `PyType_Spec`s.
+    pub type_objects: Vec<TypeObject>,
+    /// Entries of `PyMemberDef` tables.
+    pub member_defs: Vec<MemberDef>,
     /// Number of tree-sitter error or missing nodes left after source prep.
     pub error_regions: usize,
     /// Function definitions that could not be modelled at all (name if known, and why).
     pub skipped_functions: Vec<SkippedFunction>,
+}
+
+/// A struct whose layout starts with an object header (`PyObject_HEAD`, `PyObject_VAR_HEAD`,
+/// `ob_base`, or an embedded object struct): the instance layout of a Python type.
+#[derive(Clone, Debug)]
+pub struct ObjectStruct {
+    /// Tag and typedef names.
+    pub names: Vec<String>,
+    pub span: Span,
+    /// The type of the embedded first member: `PyObject`, `PyVarObject` or a base object
+    /// struct (whose own members the instance inherits).
+    pub base: String,
+    /// The members after the header, in declaration order.
+    pub members: Vec<Member>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub name: String,
+    pub ty: CType,
+    pub span: Span,
+}
+
+/// One `PyMemberDef` entry: `{"name", T_OBJECT_EX, offsetof(Foo, attr), READONLY, doc}`.
+#[derive(Clone, Debug)]
+pub struct MemberDef {
+    /// The attribute name, when a string literal.
+    pub name: Option<String>,
+    /// The type code as written (`T_OBJECT_EX`, `Py_T_INT`, ...).
+    pub type_code: String,
+    pub type_span: Span,
+    /// `offsetof(Struct, member)`: the struct (without `struct `) and the member path as
+    /// written (`member`, or `base.member`).
+    pub offset_of: Option<(String, String)>,
+    pub span: Span,
+}
+
+/// How an extension type is defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeDefinition {
+    /// A static `PyTypeObject` initialiser.
+    Static,
+    /// A `PyType_Spec` (and its `PyType_Slot` array): `PyType_FromSpec*` makes a heap type.
+    Spec,
+}
+
+/// One extension type.
+#[derive(Clone, Debug)]
+pub struct TypeObject {
+    /// The C variable: the `PyTypeObject` or the `PyType_Spec`.
+    pub variable: String,
+    /// Where the variable is declared.
+    pub span: Span,
+    pub definition: TypeDefinition,
+    /// `tp_name` / the spec's `name`, without quotes, when a string literal.
+    pub name: Option<String>,
+    /// The instance struct named by `sizeof(...)` in `tp_basicsize` / `basicsize`, with any
+    /// `struct ` keyword removed.
+    pub instance: Option<String>,
+    /// The flags expression as written, whitespace normalised (empty when not given).
+    pub flags: String,
+    /// The function slots (`tp_dealloc`, `tp_traverse`, ...) with the functions they name.
+    pub slots: Vec<TypeSlot>,
+    /// `PyType_FromSpec*` / `PyType_FromModuleAndSpec` / `PyType_FromMetaclass` calls that
+    /// create the type from this spec.
+    pub created_at: Vec<Span>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeSlot {
+    /// `tp_dealloc` (the `Py_` prefix of `PyType_Slot` ids is removed).
+    pub slot: String,
+    pub function: String,
+    pub span: Span,
+}
+
+impl TypeObject {
+    /// The function in a slot, if the type sets it.
+    pub fn slot(&self, slot: &str) -> Option<&TypeSlot> {
+        self.slots.iter().find(|s| s.slot == slot)
+    }
+
+    fn has_flag(&self, flag: &str) -> bool {
+        self.flags
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|w| w == flag)
+    }
+
+    /// `Py_TPFLAGS_HAVE_GC` is among the flags.
+    pub fn has_gc(&self) -> bool {
+        self.has_flag("Py_TPFLAGS_HAVE_GC")
+    }
+
+    /// A heap type: made from a spec, or flagged `Py_TPFLAGS_HEAPTYPE`.
+    pub fn is_heap(&self) -> bool {
+        self.definition == TypeDefinition::Spec || self.has_flag("Py_TPFLAGS_HEAPTYPE")
+    }
+}
+
+impl FileModel {
+    /// The object struct with this tag or typedef name.
+    pub fn object_struct(&self, name: &str) -> Option<&ObjectStruct> {
+        self.object_structs
+            .iter()
+            .find(|s| s.names.iter().any(|n| n == name))
+    }
+
+    /// The members of an instance struct, including those of embedded base structs (bases
+    /// first).
+    pub fn instance_members(&self, name: &str) -> Vec<&Member> {
+        let mut chain = Vec::new();
+        let mut cur = self.object_struct(name);
+        // Bounded: struct embedding cannot be cyclic in valid C, but input may be junk.
+        for _ in 0..16 {
+            let Some(s) = cur else { break };
+            chain.push(s);
+            cur = self.object_struct(&s.base);
+        }
+        chain.iter().rev().flat_map(|s| s.members.iter()).collect()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -78,6 +204,8 @@ pub struct Function {
     pub is_static: bool,
     pub return_type: CType,
     pub params: Vec<Param>,
+    /// The parameter list ends with `...`.
+    pub variadic: bool,
     pub body: Vec<Stmt>,
     /// The body contained parse error regions (they appear as `Unknown` statements).
     pub has_errors: bool,

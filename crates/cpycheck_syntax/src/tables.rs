@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use tree_sitter::Node;
 
-use crate::convert::{Converter, named_children, text_of};
+use crate::convert::{Converter, named_children, span_of, text_of};
 use crate::model::*;
 
 /// `PyTypeObject` fields in declaration order (CPython 3.8+). Element 0 is `ob_base`.
@@ -226,6 +226,68 @@ fn elements<'a>(list: Node<'a>, src: &str) -> Vec<Elem<'a>> {
 pub(crate) struct Tables<'a, 'c> {
     pub(crate) conv: &'c mut Converter<'a>,
     pub(crate) out: Vec<Registration>,
+    /// Static `PyTypeObject`s and `PyType_Spec`s (spec slots still to be linked).
+    pub(crate) types: Vec<TypeObject>,
+    /// `PyType_Spec` variables and the `PyType_Slot` array each names.
+    pub(crate) spec_slots: Vec<(String, String)>,
+    /// `PyType_Slot` arrays by variable name.
+    pub(crate) slot_arrays: Vec<(String, Vec<TypeSlot>)>,
+    /// `PyMemberDef` entries.
+    pub(crate) member_defs: Vec<MemberDef>,
+}
+
+/// `offsetof(Foo, m)` / `offsetof(struct Foo, base.m)` → (`Foo`, `base.m`).
+fn offsetof(text: &str) -> Option<(String, String)> {
+    let inner = text
+        .trim()
+        .strip_prefix("offsetof")?
+        .trim()
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    let (ty, member) = inner.split_once(',')?;
+    let ty = ty.trim();
+    let ty = ty.strip_prefix("struct ").unwrap_or(ty).trim();
+    let member: String = member.split_whitespace().collect();
+    let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (ident(ty) && member.split('.').all(ident)).then(|| (ty.to_string(), member))
+}
+
+/// The functions that create a heap type from a `PyType_Spec`, with the index of the spec
+/// argument.
+const FROM_SPEC: &[(&str, usize)] = &[
+    ("PyType_FromSpec", 0),
+    ("PyType_FromSpecWithBases", 0),
+    ("PyType_FromModuleAndSpec", 1),
+    ("PyType_FromMetaclass", 2),
+];
+
+/// A `PyType_FromSpec*(..., &spec, ...)` call: the spec variable and the call's span.
+pub(crate) fn spec_call(conv: &Converter, node: Node) -> Option<(String, Span)> {
+    let callee = text_of(node.child_by_field_name("function")?, conv.src).trim();
+    let index = FROM_SPEC.iter().find(|(n, _)| *n == callee)?.1;
+    let args = named_children(node.child_by_field_name("arguments")?);
+    let arg = text_of(*args.get(index)?, conv.src).trim();
+    let spec = arg.strip_prefix('&').unwrap_or(arg).trim();
+    (!spec.is_empty() && spec.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| (spec.to_string(), span_of(node)))
+}
+
+/// `sizeof(Foo)`, `sizeof(struct Foo)`, `sizeof (Foo)` → `Foo`.
+fn sizeof_type(text: &str) -> Option<String> {
+    let rest = text.trim().strip_prefix("sizeof")?.trim();
+    let inner = rest.strip_prefix('(')?.strip_suffix(')')?.trim();
+    let inner = inner.strip_prefix("struct ").unwrap_or(inner).trim();
+    (!inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then(|| inner.to_string())
+}
+
+fn string_literal(text: &str) -> Option<String> {
+    let t = text.trim();
+    (t.len() >= 2 && t.starts_with('"') && t.ends_with('"')).then(|| t[1..t.len() - 1].to_string())
+}
+
+fn normalise(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl<'a> Tables<'a, '_> {
@@ -236,18 +298,53 @@ impl<'a> Tables<'a, '_> {
         };
         let ty = self.conv.type_base(ty);
         let mut cursor = decl.walk();
-        let inits: Vec<Node> = decl
+        let inits: Vec<(Option<String>, Span, Node)> = decl
             .children_by_field_name("declarator", &mut cursor)
             .filter(|d| d.kind() == "init_declarator")
-            .filter_map(|d| d.child_by_field_name("value"))
-            .filter(|v| v.kind() == "initializer_list")
+            .filter_map(|d| {
+                let value = d.child_by_field_name("value")?;
+                let (name, name_node, _, _) = self.conv.declarator_info(d);
+                let span = name_node.map_or_else(|| span_of(d), span_of);
+                Some((name, span, value))
+            })
+            .filter(|(_, _, v)| v.kind() == "initializer_list")
             .collect();
-        for list in inits {
+        for (var, var_span, list) in inits {
             match ty.as_str() {
                 "PyMethodDef" => self.array(list, |t, e| t.method_entry(e)),
                 "PyGetSetDef" => self.array(list, |t, e| t.getset_entry(e)),
-                "PyType_Slot" | "PyModuleDef_Slot" => self.array(list, |t, e| t.slot_entry(e)),
-                "PyTypeObject" => self.struct_slots(list, TYPE_OBJECT_FIELDS),
+                "PyMemberDef" => self.array(list, |t, e| t.member_entry(e)),
+                "PyType_Slot" => {
+                    let first = self.out.len();
+                    self.array(list, |t, e| t.slot_entry(e));
+                    if let Some(var) = var {
+                        let slots = self.out[first..]
+                            .iter()
+                            .filter_map(|r| match &r.kind {
+                                RegistrationKind::Slot { slot } => Some(TypeSlot {
+                                    slot: slot.clone(),
+                                    function: r.function.clone(),
+                                    span: r.span,
+                                }),
+                                _ => None,
+                            })
+                            .collect();
+                        self.slot_arrays.push((var, slots));
+                    }
+                }
+                "PyModuleDef_Slot" => self.array(list, |t, e| t.slot_entry(e)),
+                "PyType_Spec" => {
+                    if let Some(var) = var {
+                        self.type_spec(var, var_span, list);
+                    }
+                }
+                "PyTypeObject" => {
+                    let first = self.out.len();
+                    self.struct_slots(list, TYPE_OBJECT_FIELDS);
+                    if let Some(var) = var {
+                        self.static_type(var, var_span, list, first);
+                    }
+                }
                 "PyNumberMethods" => self.struct_slots(list, NUMBER_METHODS_FIELDS),
                 "PySequenceMethods" => self.struct_slots(list, SEQUENCE_METHODS_FIELDS),
                 "PyMappingMethods" => self.struct_slots(list, MAPPING_METHODS_FIELDS),
@@ -324,6 +421,72 @@ impl<'a> Tables<'a, '_> {
         }
     }
 
+    /// Records a static `PyTypeObject`; its function slots are the registrations pushed
+    /// since `first`.
+    fn static_type(&mut self, variable: String, span: Span, list: Node<'a>, first: usize) {
+        let mut t = TypeObject {
+            variable,
+            span,
+            definition: TypeDefinition::Static,
+            name: None,
+            instance: None,
+            flags: String::new(),
+            slots: Vec::new(),
+            created_at: Vec::new(),
+        };
+        for (field, value) in self.fields(list, TYPE_OBJECT_FIELDS) {
+            let text = text_of(value, self.conv.src);
+            match field.as_str() {
+                "tp_name" => t.name = string_literal(text),
+                "tp_basicsize" => t.instance = sizeof_type(text),
+                "tp_flags" => t.flags = normalise(text),
+                _ => {}
+            }
+        }
+        t.slots = self.out[first..]
+            .iter()
+            .filter_map(|r| match &r.kind {
+                RegistrationKind::Slot { slot } if slot.starts_with("tp_") => Some(TypeSlot {
+                    slot: slot.clone(),
+                    function: r.function.clone(),
+                    span: r.span,
+                }),
+                _ => None,
+            })
+            .collect();
+        self.types.push(t);
+    }
+
+    fn type_spec(&mut self, variable: String, span: Span, list: Node<'a>) {
+        let mut t = TypeObject {
+            variable: variable.clone(),
+            span,
+            definition: TypeDefinition::Spec,
+            name: None,
+            instance: None,
+            flags: String::new(),
+            slots: Vec::new(),
+            created_at: Vec::new(),
+        };
+        let order = ["name", "basicsize", "itemsize", "flags", "slots"];
+        for (field, value) in self.fields(list, &order) {
+            let text = text_of(value, self.conv.src);
+            match field.as_str() {
+                "name" => t.name = string_literal(text),
+                "basicsize" => t.instance = sizeof_type(text),
+                "flags" => t.flags = normalise(text),
+                "slots" => {
+                    let e = self.value(value);
+                    if let Some(array) = entry_function(&e) {
+                        self.spec_slots.push((variable.clone(), array.to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.types.push(t);
+    }
+
     fn method_entry(&mut self, entry: Node<'a>) {
         let fields = self.fields(entry, &["ml_name", "ml_meth", "ml_flags", "ml_doc"]);
         let mut meth = None;
@@ -342,6 +505,31 @@ impl<'a> Tables<'a, '_> {
         }
         if let Some(meth) = meth {
             self.push(&meth, RegistrationKind::Method { flags });
+        }
+    }
+
+    fn member_entry(&mut self, entry: Node<'a>) {
+        let mut def = MemberDef {
+            name: None,
+            type_code: String::new(),
+            type_span: span_of(entry),
+            offset_of: None,
+            span: span_of(entry),
+        };
+        for (name, value) in self.fields(entry, &["name", "type", "offset", "flags", "doc"]) {
+            let text = text_of(value, self.conv.src);
+            match name.as_str() {
+                "name" => def.name = string_literal(text),
+                "type" => {
+                    def.type_code = text.trim().to_string();
+                    def.type_span = span_of(value);
+                }
+                "offset" => def.offset_of = offsetof(text),
+                _ => {}
+            }
+        }
+        if def.name.is_some() && !def.type_code.is_empty() {
+            self.member_defs.push(def);
         }
     }
 
@@ -392,6 +580,9 @@ pub(crate) struct StructInfo {
     pub(crate) names: Vec<String>,
     /// Type of the first member, when it is not a pointer.
     pub(crate) first_member: Option<String>,
+    /// The members after the first one.
+    pub(crate) members: Vec<Member>,
+    pub(crate) span: Span,
 }
 
 /// Reads a `struct_specifier` with a body.
@@ -401,18 +592,75 @@ pub(crate) fn struct_info(conv: &Converter, node: Node) -> Option<StructInfo> {
     if let Some(n) = node.child_by_field_name("name") {
         names.push(text_of(n, conv.src).to_string());
     }
-    let first = named_children(body)
+    let fields: Vec<Node> = named_children(body)
         .into_iter()
-        .find(|c| c.kind() == "field_declaration");
-    let first_member = first.and_then(|f| {
+        .filter(|c| c.kind() == "field_declaration")
+        .collect();
+    let first_member = fields.first().and_then(|f| {
         let ty = conv.type_base(f.child_by_field_name("type")?);
         let (_, _, pointers, _) = conv.declarator_info(f.child_by_field_name("declarator")?);
         (pointers == 0).then_some(ty)
     });
+    let mut members = Vec::new();
+    for f in fields.iter().skip(1) {
+        let Some(ty) = f.child_by_field_name("type") else {
+            continue;
+        };
+        let base = conv.type_base(ty);
+        let mut cursor = f.walk();
+        for d in f.children_by_field_name("declarator", &mut cursor) {
+            let (name, name_node, pointers, array) = conv.declarator_info(d);
+            // Function pointer members are not data the type owns.
+            if d.kind() == "function_declarator" || has_function_declarator(d) {
+                continue;
+            }
+            if let (Some(name), Some(node)) = (name, name_node) {
+                members.push(Member {
+                    name,
+                    ty: CType {
+                        base: base.clone(),
+                        pointers,
+                        array,
+                    },
+                    span: span_of(node),
+                });
+            }
+        }
+    }
     Some(StructInfo {
         names,
         first_member,
+        members,
+        span: span_of(node),
     })
+}
+
+fn has_function_declarator(node: Node) -> bool {
+    let mut cur = Some(node);
+    for _ in 0..64 {
+        let Some(n) = cur else { return false };
+        if n.kind() == "function_declarator" {
+            return true;
+        }
+        cur = n.child_by_field_name("declarator");
+    }
+    false
+}
+
+/// The object structs among `structs`, given the object type names.
+pub(crate) fn object_structs(structs: &[StructInfo], object_types: &[String]) -> Vec<ObjectStruct> {
+    structs
+        .iter()
+        .filter(|s| s.names.iter().any(|n| object_types.contains(n)))
+        .filter_map(|s| {
+            Some(ObjectStruct {
+                names: s.names.clone(),
+                span: s.span,
+                base: s.first_member.clone()?,
+                members: s.members.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Struct tags and typedef names whose layout starts with an object header, in the order

@@ -219,3 +219,52 @@ fn functions_with_errors_are_marked() {
     assert!(!m.functions[1].has_errors);
     assert!(m.error_regions > 0);
 }
+
+#[test]
+fn type_model_from_spec() {
+    insta::assert_snapshot!(dump(
+        r#"
+typedef struct NodeObject NodeObject;
+struct NodeObject {
+    PyObject_HEAD
+    PyObject *dict, *weakrefs;
+    struct NodeObject *parent;
+    char *buf;
+    int (*callback)(void *);
+};
+
+static void Node_dealloc(NodeObject *self) { }
+static int Node_traverse(NodeObject *self, visitproc visit, void *arg) { return 0; }
+static int Node_clear(NodeObject *self) { return 0; }
+
+static PyMemberDef Node_members[] = {
+    {"dict", T_OBJECT_EX, offsetof(NodeObject, dict), READONLY, NULL},
+    {"buf", Py_T_STRING, offsetof(struct NodeObject, buf), 0, "bytes"},
+    {NULL},
+};
+
+static PyType_Slot Node_slots[] = {
+    {Py_tp_dealloc, Node_dealloc},
+    {Py_tp_traverse, (traverseproc)Node_traverse},
+    {Py_tp_clear, Node_clear},
+    {Py_nb_bool, Node_bool},
+    {0, NULL},
+};
+
+static PyType_Spec Node_spec = {
+    .name = "mod.Node",
+    .basicsize = sizeof(struct NodeObject),
+    .flags = Py_TPFLAGS_DEFAULT |
+             Py_TPFLAGS_HAVE_GC,
+    .slots = Node_slots,
+};
+
+static int
+mod_exec(PyObject *m)
+{
+    PyObject *t = PyType_FromModuleAndSpec(m, &Node_spec, NULL);
+    return t == NULL ? -1 : PyModule_AddType(m, (PyTypeObject *)t);
+}
+"#
+    ));
+}

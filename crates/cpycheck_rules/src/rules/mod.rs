@@ -10,13 +10,23 @@ use crate::registry::{RuleEntry, RuleMeta};
 mod borrowed_across_call;
 mod borrowed_return;
 mod borrowed_stored;
+mod build_format;
+mod clear_misuse;
 mod cython_dealloc_uses_object;
 mod cython_pointer_escape;
+mod dealloc_missing_free;
+mod dealloc_missing_release;
+mod dealloc_uses_cleared;
 mod error_without_exception;
+mod gc_untrack_missing;
+mod heap_type_dealloc;
 mod ignored_error;
 mod inconsistent_contract;
+mod method_signature;
+mod parse_format;
 mod reference_leak;
 mod release_of_borrowed;
+mod traverse_incomplete;
 mod unchecked_null;
 mod use_after_release;
 mod use_after_steal;
@@ -42,6 +52,16 @@ register_rules! {
     unchecked_null::UncheckedNull,
     error_without_exception::ErrorWithoutException,
     ignored_error::IgnoredError,
+    dealloc_missing_release::DeallocMissingRelease,
+    dealloc_missing_free::DeallocMissingFree,
+    gc_untrack_missing::GcUntrackMissing,
+    traverse_incomplete::TraverseIncomplete,
+    clear_misuse::ClearMisuse,
+    dealloc_uses_cleared::DeallocUsesCleared,
+    heap_type_dealloc::HeapTypeDealloc,
+    method_signature::MethodSignature,
+    parse_format::ParseFormat,
+    build_format::BuildFormat,
     cython_dealloc_uses_object::CythonDeallocUsesObject,
     cython_pointer_escape::CythonPointerEscape,
 }
