@@ -14,6 +14,10 @@ use crate::isolation;
 /// contains this value panics inside the per-file wrapper, to prove per-file isolation.
 pub const TEST_PANIC_ENV: &str = "CPYCHECK_TEST_PANIC_ON";
 
+/// When set to `1`, each file's analysis time is measured and shown in the JSON statistics
+/// (off by default: timings make the output differ from run to run).
+pub const TIMINGS_ENV: &str = "CPYCHECK_TIMINGS";
+
 /// Stack size of the analysis threads. Deeply nested input should be handled by bounded
 /// recursion in the analysis crates; this is the safety margin behind that.
 const STACK_SIZE: usize = 64 * 1024 * 1024;
@@ -38,10 +42,18 @@ impl Input {
 pub fn check_paths(paths: &[PathBuf], settings: &Settings, filter: &RuleFilter) -> Vec<FileReport> {
     let inputs = collect_inputs(paths);
     let panic_on = std::env::var(TEST_PANIC_ENV).ok().filter(|s| !s.is_empty());
+    let timings = std::env::var_os(TIMINGS_ENV).is_some_and(|v| v == "1");
     let analyse_all = || {
         inputs
             .par_iter()
-            .map(|input| analyse(input, settings, panic_on.as_deref()))
+            .map(|input| {
+                let start = std::time::Instant::now();
+                let mut report = analyse(input, settings, panic_on.as_deref());
+                if timings {
+                    report.elapsed = Some(start.elapsed());
+                }
+                report
+            })
             .collect::<Vec<_>>()
     };
     let mut reports = match rayon::ThreadPoolBuilder::new()

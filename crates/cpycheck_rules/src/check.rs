@@ -32,6 +32,9 @@ impl Default for Settings {
     }
 }
 
+/// The skip reason of a function whose body contains parse error regions.
+pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
+
 /// Analyses one file's bytes. Bad input becomes `FileReport::error`, never a panic.
 pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
     let mut report = FileReport {
@@ -61,11 +64,22 @@ pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
         object_types: &model.object_types,
         macros: &macros,
     };
+    report.parse_error_regions = model.error_regions;
     report.functions_skipped = model.skipped_functions.len();
+    for skipped in &model.skipped_functions {
+        *report
+            .skip_reasons
+            .entry(skipped.reason.clone())
+            .or_default() += 1;
+    }
     let mut bodies = Vec::new();
     for f in &model.functions {
         if f.has_errors {
             report.functions_skipped += 1;
+            *report
+                .skip_reasons
+                .entry(SKIP_PARSE_ERRORS.to_string())
+                .or_default() += 1;
             continue;
         }
         bodies.push(lower_function(f, &cx));
