@@ -884,8 +884,33 @@ impl<'a> Interp<'a> {
                 _ => self.returns |= RET_OTHER,
             }
         }
+        self.hand_over_to_memory(&mut st, span);
         st.env.clear();
         self.collect(&mut st, span);
+    }
+
+    /// At a return, memory that outlives the function (`*out`, `self->x`, a global) keeps
+    /// one reference to the object it holds: `*out = v; Py_INCREF(*out);` and
+    /// `self->x = v; Py_INCREF(v);` take the reference the memory owns after the store.
+    fn hand_over_to_memory(&mut self, st: &mut State, span: Span) {
+        let mut held: Vec<(ObjId, String)> = st
+            .env
+            .iter()
+            .filter(|(p, _)| !matches!(p, Place::Local(_)) && !is_temp_place(self.body, p))
+            .filter_map(|(p, v)| match v {
+                Value::Obj(id) => Some((*id, self.body.place_name(p))),
+                _ => None,
+            })
+            .collect();
+        held.sort();
+        for (id, name) in held {
+            let o = st.obj_mut(id);
+            if o.owned > 0 {
+                o.owned -= 1;
+                o.escaped = true;
+                self.event(st, id, span, format!("kept in `{name}`"));
+            }
+        }
     }
 
     fn return_obj(&mut self, st: &mut State, id: ObjId, span: Span) {
