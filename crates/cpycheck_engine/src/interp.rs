@@ -511,7 +511,10 @@ impl<'a> Interp<'a> {
         if o.owned > 0 {
             o.owned -= 1;
             o.escaped = true;
-            if o.owned == 0 {
+            // Of an object of unknown origin the function may hold more references than
+            // it took here (a call's result kept in a variable, then `Py_INCREF` before the
+            // steal): the count reaching 0 proves nothing.
+            if o.owned == 0 && o.origin != OriginKind::Unknown {
                 o.stolen = Some((span, thief.into()));
             }
             self.event(st, id, span, format!("reference stolen by `{thief}`"));

@@ -29,3 +29,33 @@ set_defaults(CyFunction *op, PyObject *tuple)
     Py_INCREF(tuple);
     cpycheck_reveal(tuple); // revealed: owned(1) non-null
 }
+
+static PyObject *make_point(PyObject *cls, PyObject *x);
+
+/* A reference of unknown origin (the result of a function whose contract is unknown)
+ * kept in a variable, increfed and stolen by the tuple, released when the variable is
+ * overwritten on the next iteration (asyncpg's geometry decoders). */
+static PyObject *
+decode_points(PyObject *cls, Py_ssize_t n)
+{
+    PyObject *pts = PyTuple_New(n);
+    PyObject *point = NULL;
+    Py_ssize_t i;
+    if (pts == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *p = make_point(cls, cls);
+        if (p == NULL) {
+            Py_XDECREF(point);
+            Py_DECREF(pts);
+            return NULL;
+        }
+        Py_XDECREF(point);
+        point = p;
+        Py_INCREF(point);
+        PyTuple_SET_ITEM(pts, i, point);
+    }
+    Py_XDECREF(point);
+    cpycheck_reveal(pts); // revealed: owned(1) non-null
+    return pts;
+}
