@@ -388,6 +388,9 @@ impl<'a> Interp<'a> {
                 let Some(id) = self.obj_of(st, arg) else {
                     return;
                 };
+                if self.releases_memory_reference(st, arg, id) {
+                    return;
+                }
                 self.release(st, id, span, *nullable);
             }
             StatementKind::Use { arg } => {
@@ -407,6 +410,22 @@ impl<'a> Interp<'a> {
                 self.collect(st, span);
             }
         }
+    }
+
+    /// `Py_DECREF(arr[i])`, `Py_DECREF(self->x)` of an object the function owns no
+    /// reference to but once stored into memory: the reference released is the one the
+    /// memory held (`Py_INCREF(v); arr[i] = v;` ... `Py_DECREF(arr[i])`), not the function's.
+    fn releases_memory_reference(&self, st: &State, arg: &Operand, id: ObjId) -> bool {
+        let Operand::Copy(place) = arg else {
+            return false;
+        };
+        let o = st.obj(id);
+        !matches!(place, Place::Local(_))
+            && !is_temp_place(self.body, place)
+            && o.owned == 0
+            && o.escaped
+            && o.stolen.is_none()
+            && o.released.is_none()
     }
 
     fn describe(&self, st: &State, id: ObjId) -> String {

@@ -59,3 +59,21 @@ decode_points(PyObject *cls, Py_ssize_t n)
     cpycheck_reveal(pts); // revealed: owned(1) non-null
     return pts;
 }
+
+/* Borrowed values from PyDict_Next, increfed and kept in a C array, released through the
+ * array (Cython's __Pyx_PyVectorcall_FastCallDict_kw). */
+static PyObject *
+kw_values(PyObject *kw, PyObject **values, Py_ssize_t n)
+{
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(kw, &pos, &key, &value)) {
+        Py_INCREF(value);
+        values[i] = value;
+        cpycheck_reveal(value); // revealed: borrowed non-null
+        i++;
+    }
+    for (i = 0; i < n; i++)
+        Py_DECREF(values[i]);
+    Py_RETURN_NONE;
+}
