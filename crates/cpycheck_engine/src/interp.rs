@@ -391,6 +391,7 @@ impl<'a> Interp<'a> {
                 if self.releases_memory_reference(st, arg, id) {
                     return;
                 }
+                let id = self.identical_owned(st, id).unwrap_or(id);
                 self.release(st, id, span, *nullable);
             }
             StatementKind::Use { arg } => {
@@ -426,6 +427,28 @@ impl<'a> Interp<'a> {
             && o.escaped
             && o.stolen.is_none()
             && o.released.is_none()
+    }
+
+    /// `if (r == Py_NotImplemented) { Py_DECREF(Py_NotImplemented); ... }`: a release
+    /// written on an object the function owns nothing of, which this path proved identical
+    /// to an object it owns, releases that one.
+    fn identical_owned(&self, st: &State, id: ObjId) -> Option<ObjId> {
+        if st.obj(id).owned > 0 {
+            return None;
+        }
+        st.eq_facts
+            .iter()
+            .filter(|f| f.2)
+            .filter_map(|f| {
+                if f.0 == id {
+                    Some(f.1)
+                } else if f.1 == id {
+                    Some(f.0)
+                } else {
+                    None
+                }
+            })
+            .find(|&other| st.objs[other.0 as usize].is_some() && st.obj(other).owned > 0)
     }
 
     fn describe(&self, st: &State, id: ObjId) -> String {

@@ -77,3 +77,19 @@ kw_values(PyObject *kw, PyObject **values, Py_ssize_t n)
         Py_DECREF(values[i]);
     Py_RETURN_NONE;
 }
+
+/* A new reference tested against a singleton, then released under the singleton's name
+ * (numpy's `Py_DECREF(Py_NotImplemented)`, regex's `Py_DECREF(Py_False)`). */
+static PyObject *
+released_by_singleton_name(PyObject *a, PyObject *b)
+{
+    PyObject *r = PyNumber_Add(a, b);
+    if (r == NULL)
+        return NULL;
+    if (r == Py_NotImplemented) {
+        Py_DECREF(Py_NotImplemented);
+        Py_RETURN_NONE;
+    }
+    cpycheck_reveal(r); // revealed: owned(1) non-null
+    return r;
+}
