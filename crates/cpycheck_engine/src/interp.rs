@@ -375,6 +375,13 @@ impl<'a> Interp<'a> {
                 }
                 self.check_released(st, id, span, false, false);
                 let o = st.obj_mut(id);
+                if o.origin == OriginKind::Unknown && o.name.is_none() {
+                    // `Py_INCREF(PyArray_DESCR(a))`, `Py_INCREF(s->x)` with `s` of a type we
+                    // do not model: a value read anew at each use (a header's accessor
+                    // macro is a call we cannot see through) may be the object the next
+                    // read returns, stores or hands over. Its references are not counted.
+                    return;
+                }
                 o.owned += 1;
                 o.stolen = None;
                 o.released = None;
