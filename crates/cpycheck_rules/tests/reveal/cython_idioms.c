@@ -105,3 +105,13 @@ descr_of(PyObject *self, PyObject *a)
     cpycheck_reveal(a); // revealed: unknown maybe-null
     return get_descr(a);
 }
+
+/* Multi-phase initialization: PyInit returns the definition itself (apsw, Cython with
+ * CYTHON_PEP489_MULTI_PHASE_INIT); it is not a borrowed return. */
+static struct PyModuleDef idioms_def = {PyModuleDef_HEAD_INIT, "cython_idioms", NULL, 0, NULL};
+
+PyMODINIT_FUNC
+PyInit_cython_idioms(void)
+{
+    return PyModuleDef_Init(&idioms_def);
+}
