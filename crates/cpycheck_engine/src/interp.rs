@@ -131,6 +131,7 @@ impl<'a> Interp<'a> {
                 stolen: None,
                 pending_steal: None,
                 escaped: false,
+                held_by_memory: 0,
                 name: Some(local.name.as_str().into()),
                 history: None,
                 created: 0,
@@ -312,6 +313,20 @@ impl<'a> Interp<'a> {
     }
 
     fn assign(&mut self, st: &mut State, dest: &Place, value: Value, span: Span) {
+        // Not through `Deref`: `a[i] = v` in a loop writes another element each time.
+        if matches!(dest, Place::Field(..) | Place::Global(_))
+            && let Some(&Value::Obj(old)) = st.env.get(dest)
+            && Value::Obj(old) != value
+            && st.obj(old).held_by_memory > 0
+        {
+            // The memory's reference to the object it held is now the function's to
+            // release (`tmp = p->x; p->x = v; Py_XDECREF(tmp);`).
+            let name = self.body.place_name(dest);
+            let o = st.obj_mut(old);
+            o.held_by_memory -= 1;
+            o.owned += 1;
+            self.event(st, old, span, format!("taken back from `{name}`"));
+        }
         self.invalidate_derived(st, dest);
         st.env.insert(dest.clone(), value);
         let Value::Obj(id) = value else { return };
@@ -329,6 +344,7 @@ impl<'a> Interp<'a> {
                 o.escaped = true;
                 if o.owned > 0 {
                     o.owned -= 1;
+                    o.held_by_memory += 1;
                     self.event(st, id, span, format!("stored into `{name}`"));
                 }
             }
@@ -1226,6 +1242,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         stolen: None,
         pending_steal: None,
         escaped: false,
+        held_by_memory: 0,
         name: None,
         history: None,
         created: 0,

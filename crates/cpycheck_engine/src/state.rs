@@ -86,6 +86,9 @@ pub struct Obj {
     pub pending_steal: Option<(StatusId, Span, Rc<str>)>,
     /// Someone else may hold a reference too (stored in a container or in memory).
     pub escaped: bool,
+    /// References this function handed to memory places (`p->x = v` while owning `v`).
+    /// Overwriting such a place gives one back: the function must now release it.
+    pub held_by_memory: u32,
     /// The variable that last held the object.
     pub name: Option<Rc<str>>,
     pub history: History,
@@ -253,6 +256,7 @@ impl State {
                 o.null,
                 o.released.is_some(),
                 o.escaped,
+                o.held_by_memory,
             )
                 .hash(&mut h);
             o.stolen.as_ref().map(|s| s.0).hash(&mut h);

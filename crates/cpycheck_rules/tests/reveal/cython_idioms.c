@@ -115,3 +115,26 @@ PyInit_cython_idioms(void)
 {
     return PyModuleDef_Init(&idioms_def);
 }
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *name;
+} Scope;
+
+/* A field overwritten in a loop, its old value released through a temporary (Cython's
+ * __Pyx_XDECREF_SET on a generator's closure scope). */
+static PyObject *
+names(Scope *scope, PyObject *tuple, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);
+        PyObject *tmp;
+        Py_INCREF(item);
+        tmp = scope->name;
+        scope->name = item;
+        Py_XDECREF(tmp);
+    }
+    cpycheck_reveal(scope->name); // revealed: borrowed non-null | unknown maybe-null
+    Py_RETURN_NONE;
+}
