@@ -412,6 +412,8 @@ impl<'a> Interp<'a> {
                     return;
                 };
                 if self.releases_memory_reference(st, arg, id) {
+                    let o = st.obj_mut(id);
+                    o.held_by_memory = o.held_by_memory.saturating_sub(1);
                     return;
                 }
                 let id = self.identical_owned(st, id).unwrap_or(id);

@@ -138,3 +138,22 @@ names(Scope *scope, PyObject *tuple, Py_ssize_t n)
     cpycheck_reveal(scope->name); // revealed: borrowed non-null | unknown maybe-null
     Py_RETURN_NONE;
 }
+
+/* A field released, then overwritten (Cython's `__Pyx_DECREF(self->x); self->x = t;`),
+ * twice in one function. */
+static PyObject *
+set_twice(Scope *self, long a, long b)
+{
+    PyObject *t = PyLong_FromLong(a);
+    if (t == NULL)
+        return NULL;
+    Py_DECREF(self->name);
+    self->name = t;
+    t = PyLong_FromLong(b);
+    if (t == NULL)
+        return NULL;
+    Py_DECREF(self->name);
+    self->name = t;
+    cpycheck_reveal(t); // revealed: unknown non-null
+    Py_RETURN_NONE;
+}
