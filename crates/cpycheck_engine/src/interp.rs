@@ -456,7 +456,8 @@ impl<'a> Interp<'a> {
 
     /// `if (r == Py_NotImplemented) { Py_DECREF(Py_NotImplemented); ... }`: a release
     /// written on an object the function owns nothing of, which this path proved identical
-    /// to an object it owns, releases that one.
+    /// to an object it owns (or to one of unknown origin, such as the result of a function
+    /// whose contract is unknown), releases that one.
     fn identical_owned(&self, st: &State, id: ObjId) -> Option<ObjId> {
         if st.obj(id).owned > 0 {
             return None;
@@ -473,7 +474,10 @@ impl<'a> Interp<'a> {
                     None
                 }
             })
-            .find(|&other| st.objs[other.0 as usize].is_some() && st.obj(other).owned > 0)
+            .find(|&other| {
+                st.objs[other.0 as usize].is_some()
+                    && (st.obj(other).owned > 0 || st.obj(other).origin == OriginKind::Unknown)
+            })
     }
 
     fn describe(&self, st: &State, id: ObjId) -> String {

@@ -157,3 +157,21 @@ set_twice(Scope *self, long a, long b)
     cpycheck_reveal(t); // revealed: unknown non-null
     Py_RETURN_NONE;
 }
+
+/* The same with a result of unknown origin (numpy's `PyArray_GetCastingImpl`, regex's
+ * `next_split_part`): the release is the result's, not Py_None's. */
+PyObject *casting_impl(PyObject *from);
+
+static PyObject *
+released_by_singleton_name_unknown(PyObject *self, PyObject *from)
+{
+    PyObject *meth = casting_impl(from);
+    if (meth == NULL)
+        return NULL;
+    if (meth == Py_None) {
+        Py_DECREF(Py_None);
+        cpycheck_reveal(self); // revealed: unknown maybe-null
+        return NULL;
+    }
+    return meth;
+}
