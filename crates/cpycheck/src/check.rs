@@ -17,6 +17,10 @@ use crate::progress::Progress;
 /// contains this value panics inside the per-file wrapper, to prove per-file isolation.
 pub const TEST_PANIC_ENV: &str = "CPYCHECK_TEST_PANIC_ON";
 
+/// When set to `1`, each file's analysis time is measured and shown in the JSON statistics
+/// (off by default: timings make the output differ from run to run).
+pub const TIMINGS_ENV: &str = "CPYCHECK_TIMINGS";
+
 /// Stack size of the analysis threads. Deeply nested input should be handled by bounded
 /// recursion in the analysis crates; this is the safety margin behind that.
 const STACK_SIZE: usize = 64 * 1024 * 1024;
@@ -52,14 +56,19 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
     progress.start(inputs.len());
     let panic_on = std::env::var(TEST_PANIC_ENV).ok().filter(|s| !s.is_empty());
     let settings = &resolved.settings;
+    let timings = std::env::var_os(TIMINGS_ENV).is_some_and(|v| v == "1");
     let analyse_all = || {
         let none = ExternalSummaries::default();
         let first: Vec<(FileReport, FileExports)> = inputs
             .par_iter()
             .map(|input| {
-                let result = analyse(input, settings, &none, panic_on.as_deref());
+                let start = std::time::Instant::now();
+                let (mut report, exports) = analyse(input, settings, &none, panic_on.as_deref());
+                if timings {
+                    report.elapsed = Some(start.elapsed());
+                }
                 progress.inc();
-                result
+                (report, exports)
             })
             .collect();
         // The files that call functions defined in other files learn their contracts and
@@ -71,7 +80,10 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
             .map(|(input, (report, exports))| {
                 let mut report =
                     if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
-                        analyse(input, settings, &external, panic_on.as_deref()).0
+                        let start = std::time::Instant::now();
+                        let mut again = analyse(input, settings, &external, panic_on.as_deref()).0;
+                        again.elapsed = report.elapsed.map(|first| first + start.elapsed());
+                        again
                     } else {
                         report
                     };

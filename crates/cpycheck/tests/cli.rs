@@ -325,7 +325,8 @@ fn json_schema() {
             "functions_analyzed",
             "functions_skipped",
             "diagnostics",
-            "errors"
+            "errors",
+            "statistics"
         ])
     );
     assert_eq!(json["version"], 1);
@@ -381,6 +382,37 @@ fn json_schema() {
     assert_eq!(keys(&errors[0]), set(&["file", "message"]));
     assert_eq!(errors[0]["file"], "bad.c");
     assert!(errors[0]["message"].is_string());
+
+    let statistics = &json["statistics"];
+    assert_eq!(
+        keys(statistics),
+        set(&[
+            "files_with_errors",
+            "functions_incomplete",
+            "parse_error_regions",
+            "skip_reasons",
+            "files"
+        ])
+    );
+    assert_eq!(statistics["files_with_errors"], 1);
+    assert!(statistics["skip_reasons"].is_object());
+    let files = statistics["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    for f in files {
+        // `elapsed_ms` only with CPYCHECK_TIMINGS=1: the default output is deterministic.
+        assert_eq!(
+            keys(f),
+            set(&[
+                "file",
+                "lines",
+                "functions_analyzed",
+                "functions_skipped",
+                "functions_incomplete",
+                "parse_error_regions",
+                "findings"
+            ])
+        );
+    }
 }
 
 #[test]

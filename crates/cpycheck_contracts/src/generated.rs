@@ -382,7 +382,7 @@ pub(crate) static CONTRACTS: &[Contract] = &[
     Contract { name: "PyMethod_GET_SELF", returns: R::Borrowed { nullable: true }, args: &[A::Borrow], varargs: V::None, runs_python: false, since: None },
     Contract { name: "PyMethod_New", returns: R::New { nullable: true }, args: &[A::Borrow, A::Borrow, A::Borrow], varargs: V::None, runs_python: false, since: None },
     Contract { name: "PyMethod_Self", returns: R::Borrowed { nullable: true }, args: &[A::Borrow], varargs: V::None, runs_python: false, since: None },
-    Contract { name: "PyModuleDef_Init", returns: R::Borrowed { nullable: true }, args: &[A::Borrow], varargs: V::None, runs_python: false, since: None },
+    Contract { name: "PyModuleDef_Init", returns: R::Plain, args: &[A::Borrow], varargs: V::None, runs_python: false, since: None },
     Contract { name: "PyModule_Add", returns: R::Status(E::NegOne), args: &[A::Borrow, A::Borrow, A::Steal], varargs: V::None, runs_python: false, since: Some((3, 13)) },
     Contract { name: "PyModule_AddFunctions", returns: R::Status(E::NegOne), args: &[A::Borrow, A::Borrow], varargs: V::None, runs_python: false, since: None },
     Contract { name: "PyModule_AddIntConstant", returns: R::Status(E::NegOne), args: &[A::Borrow, A::Borrow, A::Borrow], varargs: V::None, runs_python: false, since: None },

@@ -4,6 +4,9 @@
 
 pub use cpycheck_source::Span;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Warning,
@@ -70,6 +73,14 @@ pub struct FileReport {
     /// A file-level error (unreadable, not text, not C, internal error). The file may still
     /// have partial results.
     pub error: Option<String>,
+    /// Error regions in the parse of the prepared text (each `ERROR` or missing node).
+    pub parse_error_regions: usize,
+    /// Why functions were skipped: reason → number of functions. The counts add up to
+    /// `functions_skipped`.
+    pub skip_reasons: BTreeMap<String, usize>,
+    /// Wall time spent on this file, when the caller measured it (not deterministic, so
+    /// only measured on request).
+    pub elapsed: Option<Duration>,
 }
 
 impl FileReport {

@@ -10,7 +10,7 @@ pub const STATES_PER_BLOCK: usize = 64;
 
 /// Block visits per function. Bounds the work on generated code with thousands of branches
 /// (a 100,000-line generated file must not hang the run).
-pub const BLOCK_VISITS: usize = 40_000;
+pub const BLOCK_VISITS: usize = 10_000;
 
 /// Steps kept in a rendered trace: enough to follow an error path through a function, short
 /// enough to read.

@@ -525,6 +525,7 @@ impl<'a> Interp<'a> {
                 stolen: None,
                 pending_steal: None,
                 escaped: false,
+                held_by_memory: 0,
                 name: Some(local.name.as_str().into()),
                 history: None,
                 created: 0,
@@ -732,6 +733,20 @@ impl<'a> Interp<'a> {
     }
 
     fn assign(&mut self, st: &mut State, dest: &Place, value: Value, span: Span) {
+        // Not through `Deref`: `a[i] = v` in a loop writes another element each time.
+        if matches!(dest, Place::Field(..) | Place::Global(_))
+            && let Some(&Value::Obj(old)) = st.env.get(dest)
+            && Value::Obj(old) != value
+            && st.obj(old).held_by_memory > 0
+        {
+            // The memory's reference to the object it held is now the function's to
+            // release (`tmp = p->x; p->x = v; Py_XDECREF(tmp);`).
+            let name = self.body.place_name(dest);
+            let o = st.obj_mut(old);
+            o.held_by_memory -= 1;
+            o.owned += 1;
+            self.event(st, old, span, format!("taken back from `{name}`"));
+        }
         self.invalidate_derived(st, dest);
         st.env.insert(dest.clone(), value);
         let Value::Obj(id) = value else { return };
@@ -749,6 +764,7 @@ impl<'a> Interp<'a> {
                 o.escaped = true;
                 if o.owned > 0 {
                     o.owned -= 1;
+                    o.held_by_memory += 1;
                     self.event(st, id, span, format!("stored into `{name}`"));
                 } else if (o.origin.is_borrowed() || o.origin == OriginKind::HelperParam)
                     && o.stored_unowned.is_none()
@@ -839,6 +855,13 @@ impl<'a> Interp<'a> {
                 }
                 let what = if *nullable { "Py_XINCREF" } else { "Py_INCREF" };
                 let o = st.obj_mut(id);
+                if o.origin == OriginKind::Unknown && o.name.is_none() {
+                    // `Py_INCREF(PyArray_DESCR(a))`, `Py_INCREF(s->x)` with `s` of a type we
+                    // do not model: a value read anew at each use (a header's accessor
+                    // macro is a call we cannot see through) may be the object the next
+                    // read returns, stores or hands over. Its references are not counted.
+                    return;
+                }
                 if !nullable {
                     o.null = Nullness::NonNull;
                 }
@@ -861,6 +884,12 @@ impl<'a> Interp<'a> {
                 let Some(id) = self.obj_of(st, arg) else {
                     return;
                 };
+                if self.releases_memory_reference(st, arg, id) {
+                    let o = st.obj_mut(id);
+                    o.held_by_memory = o.held_by_memory.saturating_sub(1);
+                    return;
+                }
+                let id = self.identical_owned(st, id).unwrap_or(id);
                 self.release(st, id, span, *nullable);
             }
             StatementKind::Use { arg } => {
@@ -893,6 +922,48 @@ impl<'a> Interp<'a> {
                 self.collect(st, span);
             }
         }
+    }
+
+    /// `Py_DECREF(arr[i])`, `Py_DECREF(self->x)` of an object the function owns no
+    /// reference to but once stored into memory: the reference released is the one the
+    /// memory held (`Py_INCREF(v); arr[i] = v;` ... `Py_DECREF(arr[i])`), not the function's.
+    fn releases_memory_reference(&self, st: &State, arg: &Operand, id: ObjId) -> bool {
+        let Operand::Copy(place) = arg else {
+            return false;
+        };
+        let o = st.obj(id);
+        !matches!(place, Place::Local(_))
+            && !is_temp_place(self.body, place)
+            && o.owned == 0
+            && o.escaped
+            && o.stolen.is_none()
+            && o.released.is_none()
+    }
+
+    /// `if (r == Py_NotImplemented) { Py_DECREF(Py_NotImplemented); ... }`: a release
+    /// written on an object the function owns nothing of, which this path proved identical
+    /// to an object it owns (or to one of unknown origin, such as the result of a function
+    /// whose contract is unknown), releases that one.
+    fn identical_owned(&self, st: &State, id: ObjId) -> Option<ObjId> {
+        if st.obj(id).owned > 0 {
+            return None;
+        }
+        st.eq_facts
+            .iter()
+            .filter(|f| f.2)
+            .filter_map(|f| {
+                if f.0 == id {
+                    Some(f.1)
+                } else if f.1 == id {
+                    Some(f.0)
+                } else {
+                    None
+                }
+            })
+            .find(|&other| {
+                st.objs[other.0 as usize].is_some()
+                    && (st.obj(other).owned > 0 || st.obj(other).origin == OriginKind::Unknown)
+            })
     }
 
     fn describe(&self, st: &State, id: ObjId) -> String {
@@ -1096,7 +1167,10 @@ impl<'a> Interp<'a> {
         if o.owned > 0 {
             o.owned -= 1;
             o.escaped = true;
-            if o.owned == 0 {
+            // Of an object of unknown origin the function may hold more references than
+            // it took here (a call's result kept in a variable, then `Py_INCREF` before the
+            // steal): the count reaching 0 proves nothing.
+            if o.owned == 0 && o.origin != OriginKind::Unknown {
                 o.stolen = Some((span, thief.into()));
             }
             self.event(st, id, span, format!("reference stolen by `{thief}`"));
@@ -1779,9 +1853,34 @@ impl<'a> Interp<'a> {
                 params,
             });
         }
+        self.hand_over_to_memory(&mut st, span);
         st.env.clear();
         st.params.clear();
         self.collect(&mut st, span);
+    }
+
+    /// At a return, memory that outlives the function (`*out`, `self->x`, a global) keeps
+    /// one reference to the object it holds: `*out = v; Py_INCREF(*out);` and
+    /// `self->x = v; Py_INCREF(v);` take the reference the memory owns after the store.
+    fn hand_over_to_memory(&mut self, st: &mut State, span: Span) {
+        let mut held: Vec<(ObjId, String)> = st
+            .env
+            .iter()
+            .filter(|(p, _)| !matches!(p, Place::Local(_)) && !is_temp_place(self.body, p))
+            .filter_map(|(p, v)| match v {
+                Value::Obj(id) => Some((*id, self.body.place_name(p))),
+                _ => None,
+            })
+            .collect();
+        held.sort();
+        for (id, name) in held {
+            let o = st.obj_mut(id);
+            if o.owned > 0 {
+                o.owned -= 1;
+                o.escaped = true;
+                self.event(st, id, span, format!("kept in `{name}`"));
+            }
+        }
     }
 
     fn return_obj(&mut self, st: &mut State, id: ObjId, span: Span) {
@@ -2143,6 +2242,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         stolen: None,
         pending_steal: None,
         escaped: false,
+        held_by_memory: 0,
         name: None,
         history: None,
         created: 0,

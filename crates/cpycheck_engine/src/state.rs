@@ -4,7 +4,7 @@ use crate::finding::OriginKind;
 use cpycheck_ir::Place;
 use cpycheck_syntax::Span;
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,6 +87,9 @@ pub struct Obj {
     pub pending_steal: Option<PendingSteal>,
     /// Someone else may hold a reference too (stored in a container or in memory).
     pub escaped: bool,
+    /// References this function handed to memory places (`p->x = v` while owning `v`).
+    /// Overwriting such a place gives one back: the function must now release it.
+    pub held_by_memory: u32,
     /// The variable that last held the object.
     pub name: Option<Rc<str>>,
     pub history: History,
@@ -286,7 +289,7 @@ impl State {
     /// A hash of the state up to renaming of objects and statuses. Paths reaching a block in
     /// states with equal keys behave identically from there on (histories aside).
     pub fn key(&self) -> u64 {
-        let mut h = DefaultHasher::new();
+        let mut h = KeyHasher::default();
         let mut obj_map: Vec<Option<u32>> = vec![None; self.objs.len()];
         let mut st_map: Vec<Option<u32>> = vec![None; self.statuses.len()];
         let mut next_obj = 0u32;
@@ -338,6 +341,7 @@ impl State {
                 o.consumed.is_some(),
                 o.invalidated.is_some(),
                 o.stored_unowned.is_some(),
+                o.held_by_memory,
             )
                 .hash(&mut h);
             o.stolen.as_ref().map(|s| s.0).hash(&mut h);
@@ -374,5 +378,58 @@ impl State {
         facts.sort_unstable();
         facts.hash(&mut h);
         h.finish()
+    }
+}
+
+/// The hasher of [`State::key`]: the keys only deduplicate paths inside one function, so
+/// they need speed, not resistance to chosen inputs (SipHash was most of the engine's time
+/// on generated code). The multiply-rotate scheme of rustc's FxHasher, with a final mix.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // Final avalanche (splitmix64), so keys differing in few bits spread out.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }

@@ -6,12 +6,21 @@
 //!     "message": "...", "file": "src/mod.c", "line": 12, "column": 5, "end_line": 12,
 //!     "end_column": 30, "function": "mod_frobnicate",
 //!     "trace": [{"file": "src/mod.c", "line": 8, "column": 9, "message": "..."}]}],
-//!  "errors": [{"file": "bad.c", "message": "..."}]}
+//!  "errors": [{"file": "bad.c", "message": "..."}],
+//!  "statistics": {"files_with_errors": 1, "functions_incomplete": 2,
+//!     "parse_error_regions": 0, "skip_reasons": {"parse error regions in the body": 0},
+//!     "files": [{"file": "src/mod.c", "lines": 120, "functions_analyzed": 41,
+//!         "functions_skipped": 0, "functions_incomplete": 2, "parse_error_regions": 0,
+//!         "findings": 1, "elapsed_ms": 3.1}]}}
 //! ```
+//!
+//! `statistics` was added later without a version change (fields are only ever added);
+//! a file's `elapsed_ms` is present only when the run measured it.
 
 use cpycheck_diagnostics::FileReport;
 use cpycheck_source::LineIndex;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 use crate::{Location, RunStats, sorted_diagnostics, sorted_reports};
 
@@ -26,6 +35,29 @@ struct JsonDocument<'a> {
     functions_skipped: usize,
     diagnostics: Vec<JsonDiagnostic<'a>>,
     errors: Vec<JsonError<'a>>,
+    statistics: JsonStatistics<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonStatistics<'a> {
+    files_with_errors: usize,
+    functions_incomplete: usize,
+    parse_error_regions: usize,
+    skip_reasons: BTreeMap<&'a str, usize>,
+    files: Vec<JsonFileStatistics<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFileStatistics<'a> {
+    file: &'a str,
+    lines: usize,
+    functions_analyzed: usize,
+    functions_skipped: usize,
+    functions_incomplete: usize,
+    parse_error_regions: usize,
+    findings: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elapsed_ms: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -62,7 +94,28 @@ struct JsonError<'a> {
 pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
     let mut diagnostics = Vec::new();
     let mut errors = Vec::new();
+    let mut statistics = JsonStatistics {
+        files_with_errors: stats.files_with_errors,
+        functions_incomplete: stats.functions_incomplete,
+        parse_error_regions: 0,
+        skip_reasons: BTreeMap::new(),
+        files: Vec::new(),
+    };
     for report in sorted_reports(reports) {
+        statistics.parse_error_regions += report.parse_error_regions;
+        for (reason, count) in &report.skip_reasons {
+            *statistics.skip_reasons.entry(reason).or_default() += count;
+        }
+        statistics.files.push(JsonFileStatistics {
+            file: &report.path,
+            lines: report.source.lines().count(),
+            functions_analyzed: report.functions_analyzed,
+            functions_skipped: report.functions_skipped,
+            functions_incomplete: report.functions_incomplete,
+            parse_error_regions: report.parse_error_regions,
+            findings: report.diagnostics.len(),
+            elapsed_ms: report.elapsed.map(|d| d.as_secs_f64() * 1000.0),
+        });
         if let Some(message) = &report.error {
             errors.push(JsonError {
                 file: &report.path,
@@ -110,6 +163,7 @@ pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
         functions_skipped: stats.functions_skipped,
         diagnostics,
         errors,
+        statistics,
     };
     let mut out = serde_json::to_string_pretty(&document)
         .expect("the JSON document has only string keys and plain values");

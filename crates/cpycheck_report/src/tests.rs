@@ -108,6 +108,8 @@ fn clean_report() -> FileReport {
         source: "int x;\n".into(),
         functions_analyzed: 2,
         functions_skipped: 1,
+        parse_error_regions: 3,
+        skip_reasons: [("parse error regions in the body".to_string(), 1)].into(),
         ..FileReport::default()
     }
 }

@@ -83,6 +83,8 @@ pub struct FileExports {
     /// Functions the file calls that it neither defines nor finds in the API contracts.
     pub unresolved_calls: Vec<String>,
 }
+/// The skip reason of a function whose body contains parse error regions.
+pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
 
 /// Analyses one file's bytes. Bad input becomes `FileReport::error`, never a panic.
 pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
@@ -142,11 +144,22 @@ fn check_file_inner(
         object_types: &model.object_types,
         macros: &macros,
     };
+    report.parse_error_regions = model.error_regions;
     report.functions_skipped = model.skipped_functions.len();
+    for skipped in &model.skipped_functions {
+        *report
+            .skip_reasons
+            .entry(skipped.reason.clone())
+            .or_default() += 1;
+    }
     let mut bodies = Vec::new();
     for f in &model.functions {
         if f.has_errors {
             report.functions_skipped += 1;
+            *report
+                .skip_reasons
+                .entry(SKIP_PARSE_ERRORS.to_string())
+                .or_default() += 1;
             continue;
         }
         bodies.push(lower_function(f, &cx));

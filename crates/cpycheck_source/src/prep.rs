@@ -1006,6 +1006,38 @@ fn declaration_heads(buf: &mut [u8]) -> Vec<Rewrite> {
         .collect()
 }
 
+/// Whether token `i` starts the body of an `if`/`while`/`for` or follows `else`: the
+/// `)` before it closes the condition of one of those keywords.
+fn is_body_start(toks: &[Tok], i: usize, buf: &[u8]) -> bool {
+    let word = |t: &Tok| &buf[t.start as usize..t.end as usize];
+    let prev = toks[i - 1];
+    if prev.kind == TokKind::Ident {
+        return word(&prev) == b"else";
+    }
+    if prev.kind != TokKind::Punct || buf[prev.start as usize] != b')' {
+        return false;
+    }
+    let mut depth = 0usize;
+    for k in (0..i - 1).rev() {
+        let t = toks[k];
+        if t.kind != TokKind::Punct {
+            continue;
+        }
+        match buf[t.start as usize] {
+            b')' => depth += 1,
+            b'(' if depth == 0 => {
+                return k > 0
+                    && toks[k - 1].kind == TokKind::Ident
+                    && matches!(word(&toks[k - 1]), b"if" | b"while" | b"for");
+            }
+            b'(' => depth -= 1,
+            b';' | b'{' | b'}' => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Statement-like macro calls written without a `;` (`STATS(x)` then the next statement,
 /// `LIST_FOREACH(...) {`), and top-level macros that define functions (`SLOT1(...)`), are
 /// separated from what follows by a `;` written into the whitespace after them (`,` inside
@@ -1018,6 +1050,13 @@ fn statement_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
         env.live.get(name).is_some_and(|&d| {
             let d = &env.defines[d];
             d.params.is_some() && d.body.contains('{')
+        })
+    };
+    let is_statement_macro = |name: &str| {
+        env.live.get(name).is_some_and(|&d| {
+            let d = &env.defines[d];
+            let body = d.body.trim();
+            d.params.is_some() && body.starts_with('{') && body.ends_with('}')
         })
     };
     // Brace stack: true for an initialiser list.
@@ -1047,7 +1086,8 @@ fn statement_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
             || is_punct(&toks[i - 1], b';')
             || is_punct(&toks[i - 1], b'{')
             || is_punct(&toks[i - 1], b'}')
-            || (braces.last() == Some(&true) && is_punct(&toks[i - 1], b','));
+            || (braces.last() == Some(&true) && is_punct(&toks[i - 1], b','))
+            || (!braces.is_empty() && is_body_start(&toks, i, buf));
         if t.kind != TokKind::Ident
             || !at_start
             || C_KEYWORDS.contains(&text(&t))
@@ -1069,15 +1109,25 @@ fn statement_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
             defines_function(text(&t)) && (next.kind == TokKind::Ident)
         } else {
             let next_after = toks.get(k + 2);
+            // A macro of this file whose body is a statement (`{ ...; goto L; }`) is one
+            // whatever follows; any other call only when what follows cannot continue a
+            // declaration (`TYPE(x) y = 0;`).
             is_punct(next, b'{')
                 || is_punct(next, b'}')
                 || (next.kind == TokKind::Ident
-                    && !next_after
-                        .is_some_and(|a| [b';', b'=', b',', b'['].iter().any(|&c| is_punct(a, c))))
+                    && (is_statement_macro(text(&t))
+                        || !next_after.is_some_and(|a| {
+                            [b';', b'=', b',', b'['].iter().any(|&c| is_punct(a, c))
+                        })))
         };
         if follows_statement {
+            // Whitespace before any comment in the gap, never inside one.
             let gap = toks[k].end as usize..next.start as usize;
-            if let Some(p) = gap.clone().find(|&p| buf[p] == b' ' || buf[p] == b'\t') {
+            if let Some(p) = gap
+                .clone()
+                .take_while(|&p| buf[p] != b'/')
+                .find(|&p| buf[p] == b' ' || buf[p] == b'\t')
+            {
                 inserts.push((p, if in_init { b',' } else { b';' }));
             }
         }

@@ -283,6 +283,25 @@ fn statement_macros_get_a_semicolon() {
 }
 
 #[test]
+fn statement_macros_after_if_and_else_get_a_semicolon() {
+    // Cython's `if (c) __PYX_ERR(0, 1, L_error)` with no `;`, before `else`, before the
+    // next statement (even an assignment) and before a comment.
+    let src = "#define ERR(l) { x = l; goto L; }\nint f(int c) {\n  if (c) ERR(1)\n  else goto L;\n  if (g(c)) ERR(2)\n\n  /* a b */\n  r = 0;\n  if (c) ERR(3)\n}\n";
+    let p = prep(src);
+    assert_invariant(src.as_bytes(), &p);
+    assert!(p.text.contains("ERR(1)\n; else goto L;"), "{:?}", p.text);
+    assert!(
+        p.text.contains("ERR(2)\n\n; /* a b */\n  r = 0;"),
+        "{:?}",
+        p.text
+    );
+    assert!(p.text.contains("ERR(3)\n}"), "{:?}", p.text);
+    // A cast before a call is not a condition.
+    let p = prep("int f(void) {\n  x = (T) g(1)\n  + 2;\n}\n");
+    assert!(p.text.contains("g(1)\n  + 2;"), "{:?}", p.text);
+}
+
+#[test]
 fn non_c_text_does_not_break_prep() {
     for text in [
         "import os\nif x:\n    pass\n",
