@@ -370,7 +370,7 @@ impl<'a> Interp<'a> {
     /// Whether the function's error returns must come with an exception: it is registered
     /// with Python, or declares a `returns-new` / `returns-status` contract.
     fn must_raise(&self) -> bool {
-        self.cx.registered
+        (self.cx.registered && !self.cx.null_is_quiet)
             || self
                 .cx
                 .declared
@@ -1466,6 +1466,12 @@ impl<'a> Interp<'a> {
                         link(st, Exc::Set)
                     }
                     Returns::Borrowed { nullable: true } => link(st, Exc::Unknown),
+                    // A C result (`char *` from `PyUnicode_AsUTF8`, a pointer from
+                    // `PyCapsule_GetPointer`) may come with an exception we cannot see.
+                    Returns::Plain => {
+                        st.exc_epoch += 1;
+                        st.exc = Exc::Unknown;
+                    }
                     _ => {}
                 },
             },
@@ -1605,6 +1611,11 @@ impl<'a> Interp<'a> {
                 // The old reference is consumed, a new one takes its place.
                 if let Some(Value::Obj(old)) = st.env.get(place).copied() {
                     let o = st.obj_mut(old);
+                    if o.owned == 0 && o.origin == OriginKind::HelperParam {
+                        // A helper's parameter replaced in place: the caller's reference
+                        // is taken over.
+                        o.consumed.get_or_insert(span);
+                    }
                     o.owned = o.owned.saturating_sub(1);
                     o.escaped = true;
                 }

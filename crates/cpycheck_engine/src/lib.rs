@@ -27,6 +27,9 @@ pub struct EngineContext<'a> {
     /// The function is registered with Python (method table, type slot, module init): its
     /// object parameters are borrowed and it must return a new reference.
     pub registered: bool,
+    /// The function's NULL result needs no exception (`tp_iternext`: NULL alone means the
+    /// iterator is exhausted).
+    pub null_is_quiet: bool,
     pub python_version: (u8, u8),
     /// Contracts of the user's own functions (inferred or declared), by name.
     pub summary: &'a dyn Fn(&str) -> Option<Summary>,

@@ -338,6 +338,15 @@ fn run_engine(
         Ok(declared) => (declared, None),
         Err(e) => (HashMap::new(), Some(e)),
     };
+    let quiet_null: HashSet<&str> = model
+        .registrations
+        .iter()
+        .filter(|r| {
+            matches!(&r.kind, RegistrationKind::Slot { slot }
+                if slot.trim_start_matches("Py_") == "tp_iternext")
+        })
+        .map(|r| r.function.as_str())
+        .collect();
     let destructor_contracts: HashMap<&str, Summary> = destructors(model)
         .into_iter()
         .filter_map(|name| {
@@ -361,6 +370,7 @@ fn run_engine(
         };
         let ecx = EngineContext {
             registered: registered.contains(body.name.as_str()),
+            null_is_quiet: quiet_null.contains(body.name.as_str()),
             python_version: settings.python_version,
             summary: &lookup,
             declared: declared

@@ -468,7 +468,7 @@ impl<'a> Converter<'a> {
     fn expr_kind(&mut self, node: Node) -> ExprKind {
         match node.kind() {
             "identifier" => match self.text(node) {
-                "NULL" | "nullptr" => ExprKind::Null,
+                "NULL" | "nullptr" | "_Py_NULL" => ExprKind::Null,
                 name => ExprKind::Ident(name.to_string()),
             },
             "null" => ExprKind::Null,
