@@ -30,6 +30,7 @@ const EFFECTS: &[(&str, ExcEffect)] = &[
     ("PyDict_GetItem", ExcEffect::NeverRaises),
     ("PyDict_GetItemString", ExcEffect::NeverRaises),
     ("PyDict_GetItemWithError", ExcEffect::FailsQuietly),
+    ("PyDict_Next", ExcEffect::NeverRaises),
     ("PyErr_BadArgument", ExcEffect::Raises),
     ("PyErr_BadInternalCall", ExcEffect::Raises),
     ("PyErr_Clear", ExcEffect::Clears),

@@ -156,7 +156,7 @@ pub(crate) static CONTRACTS: &[Contract] = &[
     Contract { name: "PyDict_Merge", returns: R::Status(E::NegOne), args: &[A::Borrow, A::Borrow, A::Borrow], varargs: V::None, runs_python: true, since: None },
     Contract { name: "PyDict_MergeFromSeq2", returns: R::Status(E::NegOne), args: &[A::Borrow, A::Borrow, A::Borrow], varargs: V::None, runs_python: true, since: None },
     Contract { name: "PyDict_New", returns: R::New { nullable: true }, args: &[], varargs: V::None, runs_python: false, since: None },
-    Contract { name: "PyDict_Next", returns: R::Status(E::Infallible), args: &[A::Borrow, A::Borrow, A::OutBorrowed, A::OutBorrowed], varargs: V::None, runs_python: false, since: None },
+    Contract { name: "PyDict_Next", returns: R::Status(E::Zero), args: &[A::Borrow, A::Borrow, A::OutBorrowed, A::OutBorrowed], varargs: V::None, runs_python: false, since: None },
     Contract { name: "PyDict_Pop", returns: R::Status(E::NegOne), args: &[A::Borrow, A::Borrow, A::OutNew], varargs: V::None, runs_python: true, since: Some((3, 13)) },
     Contract { name: "PyDict_PopString", returns: R::Status(E::NegOne), args: &[A::Borrow, A::Borrow, A::OutNew], varargs: V::None, runs_python: true, since: Some((3, 13)) },
     Contract { name: "PyDict_SetDefault", returns: R::Borrowed { nullable: true }, args: &[A::Borrow, A::Store, A::Store], varargs: V::None, runs_python: true, since: None },

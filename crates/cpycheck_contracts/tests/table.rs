@@ -187,7 +187,7 @@ fn out_parameters() {
         next.args[2..],
         [ArgEffect::OutBorrowed, ArgEffect::OutBorrowed]
     );
-    assert_eq!(next.returns, Returns::Status(ErrorConvention::Infallible));
+    assert_eq!(next.returns, Returns::Status(ErrorConvention::Zero));
     assert_eq!(contract("PyErr_Fetch").args, [ArgEffect::OutNew; 3]);
 
     let get = contract("PyDict_GetItemRef");

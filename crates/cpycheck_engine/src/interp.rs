@@ -192,14 +192,18 @@ impl<'a> Interp<'a> {
         let hands_back = self.returns & RET_NEW != 0
             || (!returned_params.is_empty()
                 && returned_params.iter().all(|&i| consumed_somewhere(i)));
+        // Otherwise a function that returns one of its parameters as it is, and nothing
+        // else, returns an alias of that argument (`PyObject_Init`-like helpers).
+        let returns_alias = match returned_params.as_slice() {
+            [i] if !hands_back && self.returns & !(RET_PARAM | RET_NULL) == 0 => Some(*i),
+            _ => None,
+        };
         if self.returns & RET_PARAM != 0 {
             if hands_back {
                 self.returns |= RET_NEW;
             } else {
-                self.returns |= RET_BORROWED;
-                if self.borrowed_at.is_none() {
-                    self.borrowed_at = self.param_returned_at;
-                }
+                // Mixed with other kinds of results: nothing to say.
+                self.returns |= RET_OTHER;
             }
         }
         for path in &mut self.paths {
@@ -214,7 +218,9 @@ impl<'a> Interp<'a> {
             }
         }
         let r = self.returns & !(RET_NULL | RET_PARAM);
-        let returns = if r == RET_NEW {
+        let returns = if let Some(i) = returns_alias {
+            ReturnSummary::Arg(i)
+        } else if r == RET_NEW {
             ReturnSummary::New
         } else if r == RET_BORROWED {
             ReturnSummary::Borrowed
@@ -227,8 +233,11 @@ impl<'a> Interp<'a> {
         } else {
             ReturnSummary::Unknown
         };
+        // Paths meeting at one `return` (a common exit) disagree only through what flows
+        // into it, which the per-path state follows less reliably: not reported.
         if !self.contract_is_fixed()
             && let (Some(new_at), Some(borrowed_at)) = (self.new_at, self.borrowed_at)
+            && new_at != borrowed_at
         {
             self.inconsistent(Inconsistency::Returns {
                 new_at,
@@ -945,7 +954,9 @@ impl<'a> Interp<'a> {
     /// to an object it owns (or to one of unknown origin, such as the result of a function
     /// whose contract is unknown), releases that one.
     fn identical_owned(&self, st: &State, id: ObjId) -> Option<ObjId> {
-        if st.obj(id).owned > 0 {
+        // A helper releasing its parameter takes over its caller's reference: that is the
+        // release of the parameter itself.
+        if st.obj(id).owned > 0 || st.obj(id).origin == OriginKind::HelperParam {
             return None;
         }
         st.eq_facts
@@ -1282,6 +1293,10 @@ impl<'a> Interp<'a> {
                     self.fresh(st, OriginKind::Borrowed, &name, span, 0, Nullness::Maybe)
                 }
                 ReturnSummary::Status => self.new_status(st, ErrorConvention::NegOne, &name),
+                ReturnSummary::Arg(i) => match call.args.get(i).map(|a| self.eval(st, a)) {
+                    Some(v @ Value::Obj(_)) => v,
+                    _ => Value::Unknown,
+                },
                 ReturnSummary::Unknown => Value::Unknown,
             },
             Resolved::Unknown => Value::Unknown,

@@ -17,6 +17,8 @@ pub enum ReturnSummary {
     Borrowed,
     /// An `int` that is `-1` on error.
     Status,
+    /// One of its arguments, as it is (no reference added): the caller gets an alias.
+    Arg(usize),
     /// Mixed, or nothing we track.
     Unknown,
 }

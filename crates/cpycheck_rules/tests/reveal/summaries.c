@@ -77,3 +77,36 @@ callers(PyObject *module, PyObject *args)
     cpycheck_reveal(t); // revealed: stolen non-null
     Py_RETURN_NONE;
 }
+
+/* Inferred: returns its argument as it is (an alias), like `PyObject_Init`. */
+static PyObject *
+init_fields(PyObject *obj)
+{
+    if (obj == NULL)
+        return NULL;
+    return obj;
+}
+
+static PyObject *
+aliases(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    PyObject *same = init_fields(list);
+    cpycheck_reveal(same); // revealed: owned(1) non-null
+    return same;
+}
+
+/* `PyDict_Next` writes its out-parameters only when it returns true. */
+static PyObject *
+after_iteration(PyObject *module, PyObject *dict)
+{
+    PyObject *key = NULL, *value = NULL;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(dict, &pos, &key, &value)) {
+        cpycheck_reveal(key); // revealed: borrowed non-null
+    }
+    cpycheck_reveal(key); // revealed: borrowed null
+    Py_RETURN_NONE;
+}
