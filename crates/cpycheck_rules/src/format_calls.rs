@@ -456,3 +456,74 @@ pub(crate) fn ctype(t: &CType) -> String {
     }
     s
 }
+
+/// The declarations of a function's locals, by name (see [`declarations`]).
+pub(crate) type Declarations<'a> = HashMap<&'a str, Option<&'a Decl>>;
+
+/// How a format rule checks the arguments of one call against its format: the reader of the
+/// format's units, the type of each argument, and the wording of its messages.
+pub(crate) struct ArgumentCheck {
+    pub units: fn(&str) -> Option<Vec<cpycheck_engine::formats::Unit>>,
+    pub arg_type: fn(&Function, &Declarations<'_>, &Expr) -> Option<CType>,
+    /// Help for a wrong number of arguments.
+    pub count_help: &'static str,
+    /// Message and help for an argument of the wrong type: `(text, its type, unit, callee,
+    /// wanted type)`.
+    pub type_mismatch: fn(&str, &str, &str, &str, &str) -> (String, String),
+}
+
+/// Checks the arguments of `c` against its format: their number, then the type of each one
+/// whose type is known. Returns the format and its number of units when it could be read.
+pub(crate) fn check_arguments(
+    cx: &crate::registry::FileContext<'_>,
+    c: &FormatCall<'_>,
+    how: &ArgumentCheck,
+    out: &mut Vec<crate::registry::FileFinding>,
+) -> Option<(String, usize)> {
+    use crate::registry::{FileFinding, Message};
+    let fmt_expr = c.args.get(c.format_index)?;
+    let format = string_literal(cx.source, fmt_expr)?;
+    let units = (how.units)(&format)?;
+    let expected: Vec<(String, FormatArg)> = units
+        .iter()
+        .flat_map(|u| u.args.iter().map(|a| (u.text.clone(), *a)))
+        .collect();
+    let passed = c.args.get(c.varargs_start..).unwrap_or(&[]);
+    let fname = &c.function.name;
+    if passed.len() != expected.len() {
+        let message = Message::new(format!(
+            "format `\"{format}\"` of `{}` needs {} argument{} but {} {} passed",
+            c.callee,
+            expected.len(),
+            if expected.len() == 1 { "" } else { "s" },
+            passed.len(),
+            if passed.len() == 1 { "is" } else { "are" }
+        ))
+        .label(fmt_expr.span, "format")
+        .help(how.count_help);
+        out.push(FileFinding::new(c.call.span, message).in_function(fname));
+        return None;
+    }
+    let decls = declarations(c.function);
+    for (arg, (unit, expect)) in passed.iter().zip(&expected) {
+        let Some(t) = (how.arg_type)(c.function, &decls, arg) else {
+            continue;
+        };
+        if fits(&t, *expect, cx.model) != Some(false) {
+            continue;
+        }
+        let Some(want) = describe(*expect) else {
+            continue;
+        };
+        let text = cx
+            .source
+            .get(arg.span.start as usize..arg.span.end as usize)
+            .unwrap_or("");
+        let (message, help) = (how.type_mismatch)(text, &ctype(&t), unit, &c.callee, &want);
+        let message = Message::new(message)
+            .label(fmt_expr.span, "format")
+            .help(help);
+        out.push(FileFinding::new(arg.span, message).in_function(fname));
+    }
+    Some((format, units.len()))
+}

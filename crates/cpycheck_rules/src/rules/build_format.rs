@@ -1,9 +1,22 @@
 use crate::declare_rule;
-use crate::format_calls::{
-    Family, ctype, declarations, describe, fits, format_calls, string_literal, value_type,
+use crate::format_calls::{ArgumentCheck, Family, check_arguments, format_calls, value_type};
+use crate::registry::{Check, FileContext, FileFinding};
+use cpycheck_engine::formats::build_units;
+
+/// Values passed by value, read with `va_arg` as their unit says.
+const ARGUMENTS: ArgumentCheck = ArgumentCheck {
+    units: build_units,
+    arg_type: value_type,
+    count_help: "pass one value per format unit (two for `O&`, `s#`)",
+    type_mismatch: |text, have, unit, callee, want| {
+        (
+            format!(
+                "`{text}` is passed as `{have}` but format unit `{unit}` of `{callee}` reads `{want}`"
+            ),
+            format!("cast it to `{want}` or use the format unit for its type"),
+        )
+    },
 };
-use crate::registry::{Check, FileContext, FileFinding, Message};
-use cpycheck_engine::formats::{FormatArg, build_units};
 
 declare_rule! {
     /// ## What it does
@@ -49,61 +62,7 @@ impl BuildFormat {
             if c.family != Family::Build {
                 continue;
             }
-            let Some(fmt_expr) = c.args.get(c.format_index) else {
-                continue;
-            };
-            let Some(format) = string_literal(cx.source, fmt_expr) else {
-                continue;
-            };
-            let Some(units) = build_units(&format) else {
-                continue;
-            };
-            let expected: Vec<(String, FormatArg)> = units
-                .iter()
-                .flat_map(|u| u.args.iter().map(|a| (u.text.clone(), *a)))
-                .collect();
-            let passed = c.args.get(c.varargs_start..).unwrap_or(&[]);
-            let fname = &c.function.name;
-            if passed.len() != expected.len() {
-                let message = Message::new(format!(
-                    "format `\"{format}\"` of `{}` needs {} argument{} but {} {} passed",
-                    c.callee,
-                    expected.len(),
-                    if expected.len() == 1 { "" } else { "s" },
-                    passed.len(),
-                    if passed.len() == 1 { "is" } else { "are" }
-                ))
-                .label(fmt_expr.span, "format")
-                .help("pass one value per format unit (two for `O&`, `s#`)");
-                out.push(FileFinding::new(c.call.span, message).in_function(fname));
-                continue;
-            }
-            let decls = declarations(c.function);
-            for (arg, (unit, expect)) in passed.iter().zip(&expected) {
-                let Some(t) = value_type(c.function, &decls, arg) else {
-                    continue;
-                };
-                if fits(&t, *expect, cx.model) != Some(false) {
-                    continue;
-                }
-                let Some(want) = describe(*expect) else {
-                    continue;
-                };
-                let text = cx
-                    .source
-                    .get(arg.span.start as usize..arg.span.end as usize)
-                    .unwrap_or("");
-                let message = Message::new(format!(
-                    "`{text}` is passed as `{}` but format unit `{unit}` of `{}` reads `{want}`",
-                    ctype(&t),
-                    c.callee
-                ))
-                .label(fmt_expr.span, "format")
-                .help(format!(
-                    "cast it to `{want}` or use the format unit for its type"
-                ));
-                out.push(FileFinding::new(arg.span, message).in_function(fname));
-            }
+            check_arguments(cx, &c, &ARGUMENTS, &mut out);
         }
         out
     }

@@ -1,10 +1,25 @@
 use crate::declare_rule;
 use crate::format_calls::{
-    Family, FormatCall, ctype, declarations, describe, fits, format_calls, pointee_type,
-    string_literal,
+    ArgumentCheck, Family, FormatCall, check_arguments, ctype, declarations, fits, format_calls,
+    pointee_type,
 };
 use crate::registry::{Check, FileContext, FileFinding, Message};
 use cpycheck_engine::formats::{FormatArg, parse_units};
+
+/// Out-pointers, written through as their unit says.
+const POINTERS: ArgumentCheck = ArgumentCheck {
+    units: parse_units,
+    arg_type: pointee_type,
+    count_help: "pass one pointer per format unit (two for `O!`, `O&`, `s#`, `es`)",
+    type_mismatch: |text, have, unit, callee, want| {
+        (
+            format!(
+                "`{text}` points to `{have}` but format unit `{unit}` of `{callee}` stores `{want}`"
+            ),
+            format!("declare the variable as `{want}`, or use the format unit for its type"),
+        )
+    },
+};
 use cpycheck_syntax::ExprKind;
 
 declare_rule! {
@@ -65,64 +80,12 @@ impl ParseFormat {
 }
 
 fn check_parse(cx: &FileContext<'_>, c: &FormatCall<'_>, out: &mut Vec<FileFinding>) {
-    let Some(fmt_expr) = c.args.get(c.format_index) else {
+    let Some((format, units)) = check_arguments(cx, c, &POINTERS, out) else {
         return;
     };
-    let Some(format) = string_literal(cx.source, fmt_expr) else {
-        return;
-    };
-    let Some(units) = parse_units(&format) else {
-        return;
-    };
-    let expected: Vec<(String, FormatArg)> = units
-        .iter()
-        .flat_map(|u| u.args.iter().map(|a| (u.text.clone(), *a)))
-        .collect();
-    let passed = c.args.get(c.varargs_start..).unwrap_or(&[]);
-    let fname = &c.function.name;
-    if passed.len() != expected.len() {
-        let message = Message::new(format!(
-            "format `\"{format}\"` of `{}` needs {} argument{} but {} {} passed",
-            c.callee,
-            expected.len(),
-            if expected.len() == 1 { "" } else { "s" },
-            passed.len(),
-            if passed.len() == 1 { "is" } else { "are" }
-        ))
-        .label(fmt_expr.span, "format")
-        .help("pass one pointer per format unit (two for `O!`, `O&`, `s#`, `es`)");
-        out.push(FileFinding::new(c.call.span, message).in_function(fname));
-        return;
-    }
-    let decls = declarations(c.function);
-    for (arg, (unit, expect)) in passed.iter().zip(&expected) {
-        let Some(t) = pointee_type(c.function, &decls, arg) else {
-            continue;
-        };
-        if fits(&t, *expect, cx.model) != Some(false) {
-            continue;
-        }
-        let Some(want) = describe(*expect) else {
-            continue;
-        };
-        let text = cx
-            .source
-            .get(arg.span.start as usize..arg.span.end as usize)
-            .unwrap_or("");
-        let message = Message::new(format!(
-            "`{text}` points to `{}` but format unit `{unit}` of `{}` stores `{want}`",
-            ctype(&t),
-            c.callee
-        ))
-        .label(fmt_expr.span, "format")
-        .help(format!(
-            "declare the variable as `{want}`, or use the format unit for its type"
-        ));
-        out.push(FileFinding::new(arg.span, message).in_function(fname));
-    }
     // The keyword list of PyArg_ParseTupleAndKeywords: the argument after the format.
     if c.format_index == 2 && c.varargs_start == 4 && !format.contains('(') {
-        keywords_length(c, &format, units.len(), out);
+        keywords_length(c, &format, units, out);
     }
 }
 
