@@ -1951,7 +1951,12 @@ impl<'a> Interp<'a> {
     // ----- branches -----
 
     fn branch(&mut self, st: State, cond: &Cond, span: Span) -> (Option<State>, Option<State>) {
-        let tested = self.tested_param(cond);
+        // Only an inferred contract can depend on a flag parameter.
+        let tested = if self.contract_is_fixed() {
+            None
+        } else {
+            self.tested_param(cond)
+        };
         let (mut t, mut f) = self.branch_inner(st, cond, span);
         if let Some(p) = tested {
             // Remember the decision: a contract that depends on it is the caller's choice.
