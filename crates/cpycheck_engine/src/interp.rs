@@ -21,7 +21,7 @@ use std::rc::Rc;
 /// What the callee of a call is known to do.
 enum Resolved<'c> {
     Api(&'c Contract),
-    User(Summary),
+    User(&'c Summary),
     Unknown,
 }
 
@@ -67,8 +67,6 @@ pub(crate) struct Interp<'a> {
     /// The first return of a new and of a borrowed reference.
     new_at: Option<Span>,
     borrowed_at: Option<Span>,
-    /// The first `return param;` of a helper that holds no reference of its own.
-    param_returned_at: Option<Span>,
     paths: Vec<ReturnPath>,
     /// The body may run Python code: it calls the object protocol, an unknown function, or
     /// releases a reference.
@@ -99,7 +97,6 @@ impl<'a> Interp<'a> {
             returns: 0,
             new_at: None,
             borrowed_at: None,
-            param_returned_at: None,
             paths: Vec::new(),
             runs_python: false,
             mutated: vec![false; body.params.len()],
@@ -1928,7 +1925,6 @@ impl<'a> Interp<'a> {
         }
         if o.origin == OriginKind::HelperParam && o.consumed.is_none() {
             self.returns |= RET_PARAM;
-            self.param_returned_at.get_or_insert(span);
             return;
         }
         let stolen_by = o.stolen.as_ref().map(|(_, t)| t.to_string());

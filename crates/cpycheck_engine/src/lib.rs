@@ -32,7 +32,7 @@ pub struct EngineContext<'a> {
     pub null_is_quiet: bool,
     pub python_version: (u8, u8),
     /// Contracts of the user's own functions (inferred or declared), by name.
-    pub summary: &'a dyn Fn(&str) -> Option<Summary>,
+    pub summary: &'a dyn Fn(&str) -> Option<&'a Summary>,
     /// The contract the user declared for this function, which its body is checked against
     /// (a parameter it steals starts out owned; `returns-new` makes a borrowed return a bug).
     pub declared: Option<&'a Summary>,
@@ -47,6 +47,6 @@ pub struct FunctionResult {
 }
 
 /// Analyses one function.
-pub fn analyze(body: &Body, cx: &EngineContext<'_>) -> FunctionResult {
+pub fn analyze<'a>(body: &'a Body, cx: &'a EngineContext<'a>) -> FunctionResult {
     interp::Interp::run(body, cx)
 }

@@ -366,7 +366,6 @@ fn run_engine(
                 .get(name)
                 .or_else(|| summaries.get(name))
                 .or_else(|| external.summaries.get(name))
-                .cloned()
         };
         let ecx = EngineContext {
             registered: registered.contains(body.name.as_str()),
@@ -528,6 +527,10 @@ fn unresolved_calls(bodies: &[Body], known: &HashMap<String, Summary>) -> Vec<St
     out
 }
 
+fn is_destructor_slot(slot: &str) -> bool {
+    matches!(slot, "tp_dealloc" | "tp_free" | "tp_finalize" | "tp_del")
+}
+
 /// Destructor slots: they own `self` and free it; their contract is fixed by the
 /// interpreter, not something to infer (or to find inconsistent).
 fn destructors(model: &FileModel) -> HashSet<&str> {
@@ -536,7 +539,7 @@ fn destructors(model: &FileModel) -> HashSet<&str> {
         .iter()
         .filter(|r| {
             matches!(&r.kind, RegistrationKind::Slot { slot }
-                if matches!(slot.as_str(), "tp_dealloc" | "tp_free" | "tp_finalize" | "tp_del"))
+                if is_destructor_slot(slot))
         })
         .map(|r| r.function.as_str())
         .collect()
@@ -549,10 +552,7 @@ fn registered_functions(model: &FileModel) -> HashSet<&str> {
         .filter(|r| match &r.kind {
             RegistrationKind::Setter => false,
             // Destructors own (and free) `self`: their parameter is not a borrowed reference.
-            RegistrationKind::Slot { slot } => !matches!(
-                slot.as_str(),
-                "tp_dealloc" | "tp_free" | "tp_finalize" | "tp_del"
-            ),
+            RegistrationKind::Slot { slot } => !is_destructor_slot(slot),
             _ => true,
         })
         .map(|r| r.function.as_str())
