@@ -75,6 +75,22 @@ pub fn cannot_fail_for(api: &str, value: i64) -> bool {
     (-5..=256).contains(&value) && SMALL_INT_CONSTRUCTORS.binary_search(&api).is_ok()
 }
 
+/// String constructors that return an interned singleton, and so cannot fail, for the empty
+/// string and for a single ASCII character. Sorted.
+const SINGLE_CHAR_CONSTRUCTORS: &[&str] = &["PyBytes_FromString", "PyUnicode_FromString"];
+
+/// Whether `api(literal)` cannot fail because the literal (its text as written, without
+/// quotes) is the empty string or one ASCII character, which CPython caches.
+pub fn cannot_fail_for_literal(api: &str, text: &str) -> bool {
+    let cached = text.is_empty() || (text.len() == 1 && text.is_ascii() && text != "\\");
+    cached && SINGLE_CHAR_CONSTRUCTORS.binary_search(&api).is_ok()
+}
+
+/// Whether `api(x)` returns a cached small int, which cannot fail, when `x` is small.
+pub fn is_small_int_constructor(api: &str) -> bool {
+    SMALL_INT_CONSTRUCTORS.binary_search(&api).is_ok()
+}
+
 /// Whether the API reads through its first argument unchecked.
 pub fn derefs_first_arg(api: &str) -> bool {
     DEREF_ARG0.binary_search(&api).is_ok()
@@ -91,10 +107,16 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0] < w[1])
         );
+        assert!(
+            super::SINGLE_CHAR_CONSTRUCTORS
+                .windows(2)
+                .all(|w| w[0] < w[1])
+        );
         for name in super::DEREF_ARG0
             .iter()
             .chain(super::FALLIBLE_BORROWED)
             .chain(super::SMALL_INT_CONSTRUCTORS)
+            .chain(super::SINGLE_CHAR_CONSTRUCTORS)
         {
             assert!(crate::lookup(name).is_some(), "{name} has no contract");
         }

@@ -1317,13 +1317,22 @@ impl<'a> Interp<'a> {
                 _ => false,
             }
         {
-            let small_int = match call.args.first() {
-                Some(Operand::Int(v)) => cpycheck_contracts::derefs::cannot_fail_for(&name, *v),
+            use cpycheck_contracts::derefs;
+            let cached = match call.args.first() {
+                Some(Operand::Int(v)) => derefs::cannot_fail_for(&name, *v),
+                Some(Operand::Str(text)) => derefs::cannot_fail_for_literal(&name, text),
                 _ => false,
             };
-            if small_int {
+            // A named constant whose value the file does not show (an enum or `#define` from
+            // a header not read) is most often a small flag or enum value: the result may be
+            // a cached small int, so its failure is not certain enough to report.
+            let unknown_constant = matches!(
+                call.args.first(),
+                Some(Operand::Copy(Place::Global(n))) if is_constant_name(n)
+            ) && derefs::is_small_int_constructor(&name);
+            if cached {
                 st.obj_mut(id).null = Nullness::NonNull;
-            } else {
+            } else if !unknown_constant {
                 st.obj_mut(id).fallible = true;
             }
         }
@@ -2295,4 +2304,13 @@ fn is_temp_place(body: &Body, p: &Place) -> bool {
         Place::Field(b, _) | Place::Deref(b) => is_temp_place(body, b),
         Place::Global(_) => false,
     }
+}
+
+/// A name spelled as a constant (`NPY_BYTE`, `F2PY_INTENT_IN`): upper-case letters, digits and
+/// underscores, with at least one letter.
+fn is_constant_name(name: &str) -> bool {
+    name.bytes().any(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }

@@ -768,11 +768,15 @@ impl Lowerer<'_, '_> {
                 self.truth_value(e)
             }
             ExprKind::Unary { op: UnOp::Not, .. } => self.truth_value(e),
-            ExprKind::Binary { lhs, rhs, .. } => {
-                // Arithmetic (pointer arithmetic included) gives an unknown value.
-                let _ = self.operand(lhs);
-                let _ = self.operand(rhs);
-                Operand::Other
+            ExprKind::Binary { op, lhs, rhs } => {
+                // Integer constants fold (`FLAG_A | FLAG_B`); other arithmetic (pointer
+                // arithmetic included) gives an unknown value.
+                match (self.operand(lhs), self.operand(rhs)) {
+                    (Operand::Int(a), Operand::Int(b)) => {
+                        fold(*op, a, b).map_or(Operand::Other, Operand::Int)
+                    }
+                    _ => Operand::Other,
+                }
             }
             ExprKind::Unary { op, operand } => match op {
                 UnOp::AddrOf => match self.place(operand) {
@@ -1090,4 +1094,18 @@ fn string_literal_text(text: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// `a op b` for integer constants, when it is defined and fits.
+fn fold(op: BinOp, a: i64, b: i64) -> Option<i64> {
+    match op {
+        BinOp::Add => a.checked_add(b),
+        BinOp::Sub => a.checked_sub(b),
+        BinOp::Mul => a.checked_mul(b),
+        BinOp::BitOr => Some(a | b),
+        BinOp::BitAnd => Some(a & b),
+        BinOp::BitXor => Some(a ^ b),
+        BinOp::Shl => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
+        _ => None,
+    }
 }

@@ -402,12 +402,28 @@ fn front_end(
     };
     let prepared = cpycheck_source::prepare(bytes, &opts)?;
     let model = cpycheck_syntax::parse(&prepared.text);
+    // The file's enum constants expand to their values, as a `#define` of the same name
+    // would (a real `#define` of that name wins).
+    let enum_values: Vec<(&str, String)> = model
+        .enum_constants
+        .iter()
+        .filter(|(name, _)| !prepared.defines.iter().any(|d| d.name == *name))
+        .map(|(name, v)| (name.as_str(), v.to_string()))
+        .collect();
     let macros = LocalMacros::new(
-        prepared.defines.iter().map(|d| DefineText {
-            name: &d.name,
-            params: d.params.as_deref(),
-            body: &d.body,
-        }),
+        prepared
+            .defines
+            .iter()
+            .map(|d| DefineText {
+                name: &d.name,
+                params: d.params.as_deref(),
+                body: &d.body,
+            })
+            .chain(enum_values.iter().map(|(name, v)| DefineText {
+                name,
+                params: None,
+                body: v,
+            })),
         |name| lookup_macro(name).is_some() || cpycheck_contracts::lookup(name).is_some(),
     );
     Ok((model, macros))

@@ -119,6 +119,7 @@ pub fn parse(prepared_text: &str) -> FileModel {
                     }
                 }
             }
+            "enumerator_list" => enum_constants(&mut conv, node, &mut model.enum_constants),
             "struct_specifier" if !typedef_structs.contains(&node.id()) => {
                 if let Some(info) = struct_info(&conv, node) {
                     structs.push(info);
@@ -162,4 +163,64 @@ pub fn parse(prepared_text: &str) -> FileModel {
     }
     model.type_objects = types;
     model
+}
+
+/// The values of an enum's constants, in order: a constant without a value is the previous
+/// one plus one; one whose value is not an integer (or an earlier constant) is unknown, and
+/// so are the implicit ones after it.
+fn enum_constants(conv: &mut Converter, list: Node, out: &mut Vec<(String, i64)>) {
+    let mut next: Option<i64> = Some(0);
+    let mut cursor = list.walk();
+    let items: Vec<Node> = list
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() == "enumerator")
+        .collect();
+    for item in items {
+        let Some(name) = item
+            .child_by_field_name("name")
+            .and_then(|n| n.utf8_text(conv.src.as_bytes()).ok())
+        else {
+            next = None;
+            continue;
+        };
+        let value = match item.child_by_field_name("value") {
+            None => next,
+            Some(v) => const_value(&conv.expr(v), out, 0),
+        };
+        if let Some(v) = value {
+            out.push((name.to_string(), v));
+        }
+        next = value.and_then(|v| v.checked_add(1));
+    }
+}
+
+/// An integer constant expression made of literals and earlier enum constants (nested at
+/// most 32 deep).
+fn const_value(e: &Expr, known: &[(String, i64)], depth: u32) -> Option<i64> {
+    if depth > 32 {
+        return None;
+    }
+    let value = |e: &Expr| const_value(e, known, depth + 1);
+    match &e.kind {
+        ExprKind::Int(i) => Some(*i),
+        ExprKind::Ident(n) => known.iter().rev().find(|(k, _)| k == n).map(|(_, v)| *v),
+        ExprKind::Cast { expr, .. } => value(expr),
+        ExprKind::Unary {
+            op: UnOp::Neg,
+            operand,
+        } => value(operand)?.checked_neg(),
+        ExprKind::Binary { op, lhs, rhs } => {
+            let (a, b) = (value(lhs)?, value(rhs)?);
+            match op {
+                BinOp::Add => a.checked_add(b),
+                BinOp::Sub => a.checked_sub(b),
+                BinOp::Mul => a.checked_mul(b),
+                BinOp::BitOr => Some(a | b),
+                BinOp::BitAnd => Some(a & b),
+                BinOp::Shl => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }

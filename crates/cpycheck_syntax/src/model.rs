@@ -23,6 +23,8 @@ pub struct FileModel {
     pub type_objects: Vec<TypeObject>,
     /// Entries of `PyMemberDef` tables.
     pub member_defs: Vec<MemberDef>,
+    /// Enum constants declared in the file whose value is known, in declaration order.
+    pub enum_constants: Vec<(String, i64)>,
     /// Number of tree-sitter error or missing nodes left after source prep.
     pub error_regions: usize,
     /// Function definitions that could not be modelled at all (name if known, and why).

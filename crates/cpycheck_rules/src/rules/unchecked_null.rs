@@ -32,7 +32,12 @@ declare_rule! {
     /// ## Known limitations
     /// Results passed to other functions are not reported: many C-API functions accept
     /// NULL for some arguments or give it a meaning. Results of your own functions are not
-    /// tracked for NULL.
+    /// tracked for NULL. Constructors that return a cached object cannot fail and are not
+    /// reported: small ints (-5..256) whose value is a literal, a `#define` or an enum
+    /// constant of the file, the empty and one-character strings. An integer built from a
+    /// named constant the file does not define (an enum or macro of a header that is not
+    /// read) is not reported either, since it may be such a small int; an unchecked
+    /// `PyLong_FromLong(LARGE_FLAG)` from a header goes unnoticed.
     pub UncheckedNull, "CPY201", "unchecked-null", preview = true
 }
 

@@ -80,10 +80,40 @@ macro_without_semicolon(PyObject *module, PyObject *chunks)
     return rval;
 }
 
+/* Cached constructor results cannot fail: an enum constant's value (explicit, implicit,
+ * folded) in the small-int range, the empty and one-character strings. Outside the cache
+ * the result may be NULL; a constant of a header not read (`HEADER_FLAG`) may be small. */
+enum { SMALL_KIND = 200, NEXT_KIND, BIG_KIND = NEXT_KIND * 2 };
+
+static PyObject *
+cached_results(PyObject *module, PyObject *unused)
+{
+    PyObject *a = PyLong_FromLong(NEXT_KIND);
+    cpycheck_reveal(a); // revealed: owned(1) non-null
+    PyObject *b = PyLong_FromLong(BIG_KIND);
+    cpycheck_reveal(b); // revealed: owned(1) maybe-null
+    PyObject *c = PyLong_FromLong(SMALL_KIND | 0x4);
+    cpycheck_reveal(c); // revealed: owned(1) non-null
+    PyObject *d = PyUnicode_FromString("");
+    cpycheck_reveal(d); // revealed: owned(1) non-null
+    PyObject *e = PyUnicode_FromString("ab");
+    cpycheck_reveal(e); // revealed: owned(1) maybe-null
+    PyObject *f = PyLong_FromLong(HEADER_FLAG);
+    cpycheck_reveal(f); // revealed: owned(1) maybe-null
+    Py_DECREF(a);
+    Py_XDECREF(b);
+    Py_DECREF(c);
+    Py_DECREF(d);
+    Py_XDECREF(e);
+    Py_DECREF(f);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"local_macro", local_macro, METH_O, NULL},
     {"correlated", (PyCFunction)correlated, METH_O, NULL},
     {"expect", expect, METH_O, NULL},
     {"macro_without_semicolon", macro_without_semicolon, METH_O, NULL},
+    {"cached_results", cached_results, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
