@@ -1476,6 +1476,12 @@ impl<'a> Interp<'a> {
                             on_success: Exc::Set,
                             epoch: st.exc_epoch,
                         });
+                        // A call that failed and raised on this path: `PyErr_Occurred()` is
+                        // not NULL. (A clear state is not trusted the same way: a helper may
+                        // be called with an exception set.)
+                        if prev == Exc::Set {
+                            st.obj_mut(id).null = Nullness::NonNull;
+                        }
                     }
                 }
                 Some(ExcEffect::FailsQuietly | ExcEffect::ValueOrError) => link(st, Exc::Unknown),
