@@ -73,6 +73,8 @@ pub(crate) struct Interp<'a> {
     runs_python: bool,
     /// Per parameter: changed as a container by some call.
     mutated: Vec<bool>,
+    /// Calls whose thrown-away failure is handled another way, or cannot happen.
+    handled_discards: HashSet<Span>,
 }
 
 const RET_NEW: u8 = 1;
@@ -100,6 +102,7 @@ impl<'a> Interp<'a> {
             paths: Vec::new(),
             runs_python: false,
             mutated: vec![false; body.params.len()],
+            handled_discards: crate::deferred::handled_discards(body),
         };
         let mut incomplete = false;
         if body.blocks.len() > budget::MAX_BLOCKS {
@@ -917,6 +920,7 @@ impl<'a> Interp<'a> {
                     let status = st.status(s);
                     if status.classes & status.err != 0
                         && cpycheck_contracts::must_check::must_check(&status.callee)
+                        && !self.handled_discards.contains(&span)
                     {
                         let callee = status.callee.to_string();
                         self.ignored_error(callee, span);

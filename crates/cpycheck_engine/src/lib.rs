@@ -10,6 +10,7 @@
 //! [`Finding`]s; the rules crate turns them into diagnostics.
 
 mod budget;
+mod deferred;
 mod finding;
 pub mod formats;
 mod interp;

@@ -36,7 +36,12 @@ declare_rule! {
     /// Only the APIs in cpycheck's must-check list are reported, not every function with an
     /// error result: some results are ignored by design in careful code
     /// (`PyException_SetTraceback` while raising, best-effort `PyErr_WarnEx`). Results
-    /// stored in a variable that is then never tested are not reported either.
+    /// stored in a variable that is then never tested are not reported either. A failure
+    /// handled another way is not reported: a `PyErr_Occurred()` test further on (on any
+    /// path), a test of an output argument that starts out NULL and that a failed call
+    /// leaves NULL (not for formats with optional units), and `PyBytes_AsStringAndSize`
+    /// given a length pointer and an object known to be bytes (tested with
+    /// `PyBytes_Check`, or the result of an API that returns bytes).
     pub IgnoredError, "CPY203", "ignored-error", preview = true
 }
 
