@@ -2050,6 +2050,15 @@ impl<'a> Interp<'a> {
                                 let mut f = st;
                                 t.add_eq_fact(x, y, true);
                                 f.add_eq_fact(x, y, false);
+                                // Identical to an object that is not NULL: not NULL either
+                                // (`if (r == Py_True)`).
+                                for (p, q) in [(x, y), (y, x)] {
+                                    if t.obj(p).null == Nullness::NonNull
+                                        && t.obj(q).null != Nullness::NonNull
+                                    {
+                                        self.set_null(&mut t, q, Nullness::NonNull);
+                                    }
+                                }
                                 (Some(t), Some(f))
                             }
                         };

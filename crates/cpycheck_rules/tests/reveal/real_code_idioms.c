@@ -109,11 +109,29 @@ cached_results(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* A result identical to a singleton is not NULL. */
+static PyObject *
+same_as_singleton(PyObject *module, PyObject *name)
+{
+    PyObject *match = PyObject_CallMethod(name, "startswith", "s", "_");
+    cpycheck_reveal(match); // revealed: owned(1) maybe-null
+    if (match == Py_True) {
+        cpycheck_reveal(match); // revealed: owned(1) non-null
+        Py_DECREF(match);
+        Py_RETURN_TRUE;
+    }
+    if (match == NULL)
+        return NULL;
+    Py_DECREF(match);
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef methods[] = {
     {"local_macro", local_macro, METH_O, NULL},
     {"correlated", (PyCFunction)correlated, METH_O, NULL},
     {"expect", expect, METH_O, NULL},
     {"macro_without_semicolon", macro_without_semicolon, METH_O, NULL},
     {"cached_results", cached_results, METH_NOARGS, NULL},
+    {"same_as_singleton", same_as_singleton, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
