@@ -8,12 +8,15 @@
 //! - the call cannot fail with what it is given (`PyBytes_AsStringAndSize` of a fresh bytes
 //!   object with a length pointer).
 
+use cpycheck_contracts::Varargs;
 use cpycheck_contracts::exceptions::{ExcEffect, exc_effect};
 use cpycheck_contracts::must_check;
 use cpycheck_ir::{
     BlockId, Body, Call, Callee, Cond, Operand, Place, Rvalue, StatementKind, Terminator,
 };
 use cpycheck_syntax::Span;
+
+use crate::formats::parse_units;
 use std::collections::HashSet;
 
 /// The spans of the `Discard` statements whose failure is handled, or impossible.
@@ -84,7 +87,8 @@ fn cannot_fail(body: &Body, b: BlockId, call: &Call) -> bool {
                     }
                     _ => return false,
                 },
-                // Its address taken: anything may be written there.
+                // Its address taken: anything may be written there, but a parse format's
+                // `S` unit writes only bytes.
                 StatementKind::Assign {
                     value: Rvalue::Call(c),
                     ..
@@ -93,13 +97,48 @@ fn cannot_fail(body: &Body, b: BlockId, call: &Call) -> bool {
                     .iter()
                     .any(|a| matches!(a, Operand::AddrOf(q) if q == p)) =>
                 {
-                    return false;
+                    if parsed_as_bytes(c, p) {
+                        assigned = true;
+                    } else {
+                        return false;
+                    }
                 }
                 _ => {}
             }
         }
     }
     assigned
+}
+
+/// `c` is a `PyArg_Parse*` call whose format stores a bytes object (unit `S`) through `&p`,
+/// and nothing else.
+fn parsed_as_bytes(c: &Call, p: &Place) -> bool {
+    let Some(contract) = callee_name(c).and_then(cpycheck_contracts::lookup) else {
+        return false;
+    };
+    let Varargs::ParseFormat { format } = contract.varargs else {
+        return false;
+    };
+    let Some(Operand::Str(text)) = c.args.get(format) else {
+        return false;
+    };
+    let Some(units) = parse_units(text) else {
+        return false;
+    };
+    let mut k = contract.args.len().max(format + 1);
+    let mut found = false;
+    for u in &units {
+        for _ in &u.args {
+            if matches!(c.args.get(k), Some(Operand::AddrOf(q)) if q == p) {
+                if u.text != "S" {
+                    return false;
+                }
+                found = true;
+            }
+            k += 1;
+        }
+    }
+    found
 }
 
 /// Block `b` is reached only through the true side of `PyBytes_Check(p)`: walking back

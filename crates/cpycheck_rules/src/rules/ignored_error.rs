@@ -41,7 +41,8 @@ declare_rule! {
     /// path), a test of an output argument that starts out NULL and that a failed call
     /// leaves NULL (not for formats with optional units), and `PyBytes_AsStringAndSize`
     /// given a length pointer and an object known to be bytes (tested with
-    /// `PyBytes_Check`, or the result of an API that returns bytes).
+    /// `PyBytes_Check`, parsed with the `S` unit, or the result of an API that returns
+    /// bytes).
     pub IgnoredError, "CPY203", "ignored-error", preview = true
 }
 
