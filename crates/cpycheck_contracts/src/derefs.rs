@@ -58,6 +58,17 @@ pub fn borrowed_result_can_fail(api: &str) -> bool {
     FALLIBLE_BORROWED.binary_search(&api).is_ok()
 }
 
+/// Indexed reads whose result is NULL only for an index out of range or a container of
+/// the wrong type. Code indexes after testing the size (`for (i = 0; i < n; i++)`, `if
+/// (PyTuple_GET_SIZE(t) == 2)`), which the analysis does not follow, so their unchecked
+/// results are not reported. Sorted.
+const INDEXED_READS: &[&str] = &["PyList_GetItem", "PyList_GetItemRef", "PyTuple_GetItem"];
+
+/// Whether the API's result is NULL only for a bad index or container type.
+pub fn fails_only_out_of_range(api: &str) -> bool {
+    INDEXED_READS.binary_search(&api).is_ok()
+}
+
 /// Integer constructors that cannot fail for CPython's cached small ints (-5..=256): their
 /// result for a constant in that range is never NULL. Sorted.
 const SMALL_INT_CONSTRUCTORS: &[&str] = &[
@@ -112,11 +123,13 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0] < w[1])
         );
+        assert!(super::INDEXED_READS.windows(2).all(|w| w[0] < w[1]));
         for name in super::DEREF_ARG0
             .iter()
             .chain(super::FALLIBLE_BORROWED)
             .chain(super::SMALL_INT_CONSTRUCTORS)
             .chain(super::SINGLE_CHAR_CONSTRUCTORS)
+            .chain(super::INDEXED_READS)
         {
             assert!(crate::lookup(name).is_some(), "{name} has no contract");
         }

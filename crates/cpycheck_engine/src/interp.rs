@@ -1336,7 +1336,7 @@ impl<'a> Interp<'a> {
             ) && derefs::is_small_int_constructor(&name);
             if cached {
                 st.obj_mut(id).null = Nullness::NonNull;
-            } else if !unknown_constant {
+            } else if !unknown_constant && !derefs::fails_only_out_of_range(&name) {
                 st.obj_mut(id).fallible = true;
             }
         }

@@ -37,7 +37,10 @@ declare_rule! {
     /// constant of the file, the empty and one-character strings. An integer built from a
     /// named constant the file does not define (an enum or macro of a header that is not
     /// read) is not reported either, since it may be such a small int; an unchecked
-    /// `PyLong_FromLong(LARGE_FLAG)` from a header goes unnoticed.
+    /// `PyLong_FromLong(LARGE_FLAG)` from a header goes unnoticed. Indexed reads
+    /// (`PyTuple_GetItem`, `PyList_GetItem`, `PyList_GetItemRef`) fail only for an index
+    /// out of range; the analysis does not follow the size tests and loop bounds that rule
+    /// that out, so their results are not reported, and a real out-of-range read is missed.
     pub UncheckedNull, "CPY201", "unchecked-null", preview = true
 }
 
