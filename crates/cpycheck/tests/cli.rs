@@ -389,6 +389,7 @@ fn json_schema() {
         set(&[
             "files_with_errors",
             "functions_incomplete",
+            "functions_opaque",
             "parse_error_regions",
             "skip_reasons",
             "files"
@@ -399,7 +400,8 @@ fn json_schema() {
     let files = statistics["files"].as_array().unwrap();
     assert_eq!(files.len(), 3);
     for f in files {
-        // `elapsed_ms` only with CPYCHECK_TIMINGS=1: the default output is deterministic.
+        // `elapsed_ms` only with CPYCHECK_TIMINGS=1: the default output is deterministic;
+        // `skipped` only when the file has skipped functions.
         assert_eq!(
             keys(f),
             set(&[
@@ -408,6 +410,7 @@ fn json_schema() {
                 "functions_analyzed",
                 "functions_skipped",
                 "functions_incomplete",
+                "functions_opaque",
                 "parse_error_regions",
                 "findings"
             ])

@@ -70,6 +70,10 @@ pub struct FileReport {
     /// Functions whose analysis ran out of budget; their findings so far are kept, and no
     /// finding is ever made from running out.
     pub functions_incomplete: usize,
+    /// Analysed functions (counted in `functions_analyzed`) in which statements with a
+    /// parse error confined to them were read as opaque: what those statements mention is
+    /// unknown to the analysis.
+    pub functions_opaque: usize,
     /// A file-level error (unreadable, not text, not C, internal error). The file may still
     /// have partial results.
     pub error: Option<String>,
@@ -78,9 +82,20 @@ pub struct FileReport {
     /// Why functions were skipped: reason → number of functions. The counts add up to
     /// `functions_skipped`.
     pub skip_reasons: BTreeMap<String, usize>,
+    /// Each skipped function, in file order: where it starts, its name when known, and why.
+    pub skipped: Vec<SkippedEntry>,
     /// Wall time spent on this file, when the caller measured it (not deterministic, so
     /// only measured on request).
     pub elapsed: Option<Duration>,
+}
+
+/// One function that was not analysed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedEntry {
+    /// The span of the function definition.
+    pub span: Span,
+    pub name: Option<String>,
+    pub reason: String,
 }
 
 impl FileReport {
@@ -88,5 +103,6 @@ impl FileReport {
     pub fn sort(&mut self) {
         self.diagnostics
             .sort_by(|a, b| (a.span, a.code, &a.message).cmp(&(b.span, b.code, &b.message)));
+        self.skipped.sort_by_key(|s| s.span);
     }
 }

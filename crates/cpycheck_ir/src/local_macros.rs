@@ -8,8 +8,11 @@
 //! every node of an expansion carries the span of the use, so findings point at the user's
 //! text.
 
-use cpycheck_syntax::{Expr, ExprKind, Span, Stmt, StmtKind};
-use std::collections::HashMap;
+use cpycheck_syntax::{Expr, ExprKind, Function, Span, Stmt, StmtKind};
+use std::collections::{HashMap, HashSet};
+
+/// How deep macros are followed through the macros their bodies use.
+const MAX_NESTING: usize = 16;
 
 /// A file-level `#define`, as source prep found it.
 pub struct DefineText<'a> {
@@ -29,6 +32,12 @@ pub struct LocalMacro {
 #[derive(Clone, Debug, Default)]
 pub struct LocalMacros {
     map: HashMap<String, LocalMacro>,
+    /// The names every macro's body mentions (all macros, expandable or not), for opaque
+    /// statements that use them.
+    names: HashMap<String, Vec<String>>,
+    /// Macros whose expansion holds control flow (`return`, `goto`, ...), directly or
+    /// through the macros they use.
+    control_flow: HashSet<String>,
 }
 
 impl LocalMacros {
@@ -41,7 +50,16 @@ impl LocalMacros {
     ) -> LocalMacros {
         let mut src = String::new();
         let mut names: Vec<(String, Option<Vec<String>>)> = Vec::new();
+        let mut mentioned = HashMap::new();
+        let mut control_flow = HashSet::new();
         for d in defines {
+            let m = cpycheck_syntax::mentions(d.body);
+            if m.control_flow {
+                control_flow.insert(d.name.to_string());
+            }
+            if !m.names.is_empty() {
+                mentioned.insert(d.name.to_string(), m.names);
+            }
             if d.body.trim().is_empty() || d.body.contains('#') || skip(d.name) {
                 continue;
             }
@@ -57,8 +75,26 @@ impl LocalMacros {
             names.push((d.name.to_string(), d.params.map(<[String]>::to_vec)));
         }
         let mut map = HashMap::new();
+        // Control flow through the macros a body uses (bounded: it only grows).
+        for _ in 0..MAX_NESTING {
+            let more: Vec<String> = mentioned
+                .iter()
+                .filter(|(name, used)| {
+                    !control_flow.contains(*name) && used.iter().any(|u| control_flow.contains(u))
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            control_flow.extend(more);
+        }
         if names.is_empty() {
-            return LocalMacros { map };
+            return LocalMacros {
+                map,
+                names: mentioned,
+                control_flow,
+            };
         }
         let model = cpycheck_syntax::parse(&src);
         for f in model.functions {
@@ -69,7 +105,7 @@ impl LocalMacros {
             else {
                 continue;
             };
-            if f.has_errors || i >= names.len() {
+            if f.has_errors || f.opaque_regions > 0 || i >= names.len() {
                 continue;
             }
             let (name, params) = names[i].clone();
@@ -83,7 +119,54 @@ impl LocalMacros {
             }
             map.insert(name, LocalMacro { params, body });
         }
-        LocalMacros { map }
+        LocalMacros {
+            map,
+            names: mentioned,
+            control_flow,
+        }
+    }
+
+    /// Whether an opaque statement of `f` uses a macro whose expansion holds control flow:
+    /// then its parse error is not confined to the statement, and `f` is not analysed.
+    pub fn opaque_hides_control_flow(&self, f: &Function) -> bool {
+        if f.opaque_regions == 0 {
+            return false;
+        }
+        let mut stack: Vec<&Stmt> = f.body.iter().collect();
+        while let Some(s) = stack.pop() {
+            match &s.kind {
+                StmtKind::Opaque { names, .. }
+                    if names.iter().any(|n| self.has_control_flow(n)) =>
+                {
+                    return true;
+                }
+                StmtKind::If { then, els, .. } => {
+                    stack.push(then);
+                    stack.extend(els.as_deref());
+                }
+                StmtKind::While { body, .. }
+                | StmtKind::DoWhile { body, .. }
+                | StmtKind::Switch { body, .. } => stack.push(body),
+                StmtKind::For { init, body, .. } => {
+                    stack.extend(init.as_deref());
+                    stack.push(body);
+                }
+                StmtKind::Case { body, .. } | StmtKind::Block(body) => stack.extend(body),
+                StmtKind::Labeled { stmt, .. } => stack.push(stmt),
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// Whether the expansion of macro `name` may hold control flow.
+    pub fn has_control_flow(&self, name: &str) -> bool {
+        self.control_flow.contains(name)
+    }
+
+    /// The names the body of macro `name` mentions.
+    pub fn names_in(&self, name: &str) -> &[String] {
+        self.names.get(name).map_or(&[], Vec::as_slice)
     }
 
     pub fn get(&self, name: &str) -> Option<&LocalMacro> {

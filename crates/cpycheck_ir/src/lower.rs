@@ -7,7 +7,7 @@
 use crate::ir::*;
 use crate::local_macros::LocalMacros;
 use cpycheck_contracts::macros::{MacroKind, lookup_macro};
-use cpycheck_syntax::{BinOp, CType, Expr, ExprKind, Function, Span, Stmt, StmtKind, UnOp};
+use cpycheck_syntax::{BinOp, CType, Decl, Expr, ExprKind, Function, Span, Stmt, StmtKind, UnOp};
 use std::collections::HashMap;
 
 /// What lowering needs to know about the file around the function.
@@ -122,6 +122,12 @@ struct Lowerer<'a, 'b> {
     /// Local macros being expanded (a macro is not expanded inside itself, as in cpp).
     expanding: Vec<String>,
 }
+
+/// The callee of the call an opaque statement is lowered to (no function has this name).
+pub const OPAQUE_CALLEE: &str = "<opaque>";
+
+/// How many names an opaque statement may make unknown (with the macros it uses).
+const MAX_OPAQUE_NAMES: usize = 256;
 
 /// How deep local macro expansions may nest.
 const MAX_EXPANSION_DEPTH: usize = 16;
@@ -396,8 +402,69 @@ impl Lowerer<'_, '_> {
                 }
                 self.scopes.pop();
             }
+            StmtKind::Opaque { names, decls } => self.opaque(names, decls, s.span),
             StmtKind::Empty | StmtKind::Unknown => {}
         }
+    }
+
+    /// A statement the parser could not read: it declares `decls`, and may read, change or
+    /// take over whatever it mentions — directly or through the bodies of the file's macros
+    /// it uses. Lowered as a call of an unknown function given the address of each of
+    /// those places, which makes their values unknown.
+    fn opaque(&mut self, names: &[String], decls: &[Decl], span: Span) {
+        for d in decls {
+            if d.is_static {
+                self.scopes
+                    .last_mut()
+                    .unwrap()
+                    .insert(d.name.clone(), Place::Global(d.name.clone()));
+            } else {
+                self.declare(&d.name, d.ty.clone(), LocalKind::Var);
+            }
+        }
+        let mut all: Vec<&str> = Vec::new();
+        let mut queue: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 0)).collect();
+        while let Some((name, depth)) = queue.pop() {
+            if all.contains(&name) || all.len() >= MAX_OPAQUE_NAMES {
+                continue;
+            }
+            all.push(name);
+            if depth < MAX_EXPANSION_DEPTH {
+                queue.extend(
+                    self.cx
+                        .macros
+                        .names_in(name)
+                        .iter()
+                        .map(|n| (n.as_str(), depth + 1)),
+                );
+            }
+        }
+        all.sort_unstable();
+        let args: Vec<Operand> = all
+            .iter()
+            .map(|n| self.lookup(n))
+            .filter(|p| match p {
+                Place::Global(n) => {
+                    lookup_macro(n).is_none() && cpycheck_contracts::lookup(n).is_none()
+                }
+                _ => true,
+            })
+            .map(Operand::AddrOf)
+            .collect();
+        let call = Call {
+            callee: Callee::Named(OPAQUE_CALLEE.to_string()),
+            arg_spans: vec![span; args.len()],
+            args,
+        };
+        let dest = self.temp(false);
+        self.emit(
+            StatementKind::Assign {
+                dest,
+                value: Rvalue::Call(call),
+            },
+            span,
+        );
+        self.end_statement(span);
     }
 
     /// The statements of a local macro use (`NAME` or `NAME(args)`), if `e` is one.
@@ -628,7 +695,30 @@ impl Lowerer<'_, '_> {
 
     fn place(&mut self, e: &Expr) -> Option<Place> {
         match &e.kind {
-            ExprKind::Ident(name) => Some(self.lookup(name)),
+            ExprKind::Ident(name) => {
+                let place = self.lookup(name);
+                // An object-like macro of the file naming memory (`#define __pyx_d
+                // __pyx_mstate_global->__pyx_d`) is that memory, written as read.
+                if matches!(place, Place::Global(_))
+                    && let Some((macro_name, body)) = self.local_expansion(e)
+                    && let [
+                        Stmt {
+                            kind: StmtKind::Expr(inner),
+                            ..
+                        },
+                    ] = body.as_slice()
+                    && matches!(
+                        inner.kind,
+                        ExprKind::Ident(_) | ExprKind::Member { .. } | ExprKind::Index { .. }
+                    )
+                {
+                    self.expanding.push(macro_name);
+                    let expanded = self.place(inner);
+                    self.expanding.pop();
+                    return expanded;
+                }
+                Some(place)
+            }
             ExprKind::Cast { expr, .. } => self.place(expr),
             ExprKind::Member { base, field, arrow } => {
                 let base_place = self.place_or_temp(base);

@@ -8,14 +8,18 @@
 //!     "trace": [{"file": "src/mod.c", "line": 8, "column": 9, "message": "..."}]}],
 //!  "errors": [{"file": "bad.c", "message": "..."}],
 //!  "statistics": {"files_with_errors": 1, "functions_incomplete": 2,
-//!     "parse_error_regions": 0, "skip_reasons": {"parse error regions in the body": 0},
+//!     "functions_opaque": 1, "parse_error_regions": 0,
+//!     "skip_reasons": {"parse error regions in the body": 0},
 //!     "files": [{"file": "src/mod.c", "lines": 120, "functions_analyzed": 41,
-//!         "functions_skipped": 0, "functions_incomplete": 2, "parse_error_regions": 0,
-//!         "findings": 1, "elapsed_ms": 3.1}]}}
+//!         "functions_skipped": 0, "functions_incomplete": 2, "functions_opaque": 1,
+//!         "parse_error_regions": 0, "findings": 1, "elapsed_ms": 3.1,
+//!         "skipped": [{"line": 80, "function": "mod_odd", "reason": "..."}]}]}}
 //! ```
 //!
 //! `statistics` was added later without a version change (fields are only ever added);
-//! a file's `elapsed_ms` is present only when the run measured it.
+//! a file's `elapsed_ms` is present only when the run measured it, its `skipped` list only
+//! when it has skipped functions. `functions_opaque` counts analysed functions in which
+//! statements with a confined parse error were read as opaque (see the syntax model).
 
 use cpycheck_diagnostics::FileReport;
 use cpycheck_source::LineIndex;
@@ -42,6 +46,7 @@ struct JsonDocument<'a> {
 struct JsonStatistics<'a> {
     files_with_errors: usize,
     functions_incomplete: usize,
+    functions_opaque: usize,
     parse_error_regions: usize,
     skip_reasons: BTreeMap<&'a str, usize>,
     files: Vec<JsonFileStatistics<'a>>,
@@ -54,10 +59,20 @@ struct JsonFileStatistics<'a> {
     functions_analyzed: usize,
     functions_skipped: usize,
     functions_incomplete: usize,
+    functions_opaque: usize,
     parse_error_regions: usize,
     findings: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     elapsed_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<JsonSkipped<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSkipped<'a> {
+    line: usize,
+    function: Option<&'a str>,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -89,6 +104,23 @@ struct JsonError<'a> {
     message: &'a str,
 }
 
+/// The skipped functions of one file, with the line where each starts.
+fn skipped_functions(report: &FileReport) -> Vec<JsonSkipped<'_>> {
+    if report.skipped.is_empty() {
+        return Vec::new();
+    }
+    let index = LineIndex::new(&report.source);
+    report
+        .skipped
+        .iter()
+        .map(|s| JsonSkipped {
+            line: Location::of(s.span, &report.source, &index).line,
+            function: s.name.as_deref(),
+            reason: &s.reason,
+        })
+        .collect()
+}
+
 /// Renders the JSON document (pretty-printed, ending in a newline). The counts come from
 /// `stats`; diagnostics and errors from `reports`, files sorted by path.
 pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
@@ -97,12 +129,14 @@ pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
     let mut statistics = JsonStatistics {
         files_with_errors: stats.files_with_errors,
         functions_incomplete: stats.functions_incomplete,
+        functions_opaque: 0,
         parse_error_regions: 0,
         skip_reasons: BTreeMap::new(),
         files: Vec::new(),
     };
     for report in sorted_reports(reports) {
         statistics.parse_error_regions += report.parse_error_regions;
+        statistics.functions_opaque += report.functions_opaque;
         for (reason, count) in &report.skip_reasons {
             *statistics.skip_reasons.entry(reason).or_default() += count;
         }
@@ -112,9 +146,11 @@ pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
             functions_analyzed: report.functions_analyzed,
             functions_skipped: report.functions_skipped,
             functions_incomplete: report.functions_incomplete,
+            functions_opaque: report.functions_opaque,
             parse_error_regions: report.parse_error_regions,
             findings: report.diagnostics.len(),
             elapsed_ms: report.elapsed.map(|d| d.as_secs_f64() * 1000.0),
+            skipped: skipped_functions(report),
         });
         if let Some(message) = &report.error {
             errors.push(JsonError {

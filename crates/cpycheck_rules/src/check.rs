@@ -4,10 +4,11 @@ use crate::registry::{Check, CythonContext, FileContext, FileFinding, RuleMeta};
 use crate::rules::ENTRIES;
 use cpycheck_contracts::annotation::Annotation;
 use cpycheck_contracts::macros::lookup_macro;
-use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, TraceStep};
+use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, SkippedEntry, TraceStep};
 use cpycheck_engine::{EngineContext, Finding, FindingKind, Summary, analyze};
 use cpycheck_ir::{
-    Body, Callee, DefineText, LocalMacros, LowerContext, Rvalue, StatementKind, lower_function,
+    Body, Callee, DefineText, LocalMacros, LowerContext, OPAQUE_CALLEE, Rvalue, StatementKind,
+    lower_function,
 };
 use cpycheck_source::LineIndex;
 use cpycheck_syntax::{FileModel, RegistrationKind};
@@ -86,6 +87,12 @@ pub struct FileExports {
 /// The skip reason of a function whose body contains parse error regions.
 pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
 
+/// Whether a function is left unanalysed: parse errors that are not confined to single
+/// statements, or an opaque statement that uses a macro holding control flow.
+fn is_skipped(f: &cpycheck_syntax::Function, macros: &LocalMacros) -> bool {
+    f.has_errors || macros.opaque_hides_control_flow(f)
+}
+
 /// Analyses one file's bytes. Bad input becomes `FileReport::error`, never a panic.
 pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
     check_file_with(path, bytes, settings, &ExternalSummaries::default()).0
@@ -151,16 +158,29 @@ fn check_file_inner(
             .skip_reasons
             .entry(skipped.reason.clone())
             .or_default() += 1;
+        report.skipped.push(SkippedEntry {
+            span: skipped.span,
+            name: skipped.name.clone(),
+            reason: skipped.reason.clone(),
+        });
     }
     let mut bodies = Vec::new();
     for f in &model.functions {
-        if f.has_errors {
+        if is_skipped(f, &macros) {
             report.functions_skipped += 1;
             *report
                 .skip_reasons
                 .entry(SKIP_PARSE_ERRORS.to_string())
                 .or_default() += 1;
+            report.skipped.push(SkippedEntry {
+                span: f.span,
+                name: Some(f.name.clone()),
+                reason: SKIP_PARSE_ERRORS.to_string(),
+            });
             continue;
+        }
+        if f.opaque_regions > 0 {
+            report.functions_opaque += 1;
         }
         bodies.push(lower_function(f, &cx));
     }
@@ -255,7 +275,7 @@ pub fn dump_cfg(bytes: &[u8], settings: &Settings) -> String {
     };
     let mut out = String::new();
     for f in &model.functions {
-        if f.has_errors {
+        if is_skipped(f, &macros) {
             out.push_str(&format!("fn {} (skipped: parse error regions)\n\n", f.name));
             continue;
         }
@@ -280,7 +300,7 @@ pub fn dump_summaries(bytes: &[u8], settings: &Settings) -> String {
     let bodies: Vec<Body> = model
         .functions
         .iter()
-        .filter(|f| !f.has_errors)
+        .filter(|f| !is_skipped(f, &macros))
         .map(|f| lower_function(f, &cx))
         .collect();
     let run = run_engine(
@@ -529,7 +549,9 @@ fn unresolved_calls(bodies: &[Body], known: &HashMap<String, Summary>) -> Vec<St
                 ..
             } => match &c.callee {
                 Callee::Named(n)
-                    if !known.contains_key(n) && cpycheck_contracts::lookup(n).is_none() =>
+                    if n != OPAQUE_CALLEE
+                        && !known.contains_key(n)
+                        && cpycheck_contracts::lookup(n).is_none() =>
                 {
                     Some(n.clone())
                 }

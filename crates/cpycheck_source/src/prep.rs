@@ -565,6 +565,9 @@ const BLANK_WORDS: &[&str] = &[
 
 /// Blanked with their argument list.
 const BLANK_CALLS: &[&str] = &[
+    // Empty in every supported Python; the second argument is a statement.
+    "PyFPE_START_PROTECT",
+    "PyFPE_END_PROTECT",
     "Py_GCC_ATTRIBUTE",
     "Py_DEPRECATED",
     "Py_ALIGNED",
@@ -584,6 +587,12 @@ const STORAGE_WORDS: &[&str] = &[
     "__inline__",
     "extern",
     "__forceinline",
+    // Qualifiers: `#define CYTHON_RESTRICT __restrict__`.
+    "const",
+    "volatile",
+    "restrict",
+    "__restrict",
+    "__restrict__",
 ];
 
 /// How the file's own macros are treated.
@@ -1059,13 +1068,22 @@ fn statement_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
             d.params.is_some() && body.starts_with('{') && body.ends_with('}')
         })
     };
+    let is_statement_word = |name: &str| {
+        env.live.get(name).is_some_and(|&d| {
+            let d = &env.defines[d];
+            d.params.is_none() && d.body.trim_end().ends_with(';')
+        })
+    };
     // Brace stack: true for an initialiser list.
     let mut braces: Vec<bool> = Vec::new();
     let mut inserts: Vec<(usize, u8)> = Vec::new();
+    // A `;` was just inserted after the previous token: this one starts a statement.
+    let mut after_insert = false;
     let mut i = 0;
     while i < toks.len() {
         let t = toks[i];
         if t.kind == TokKind::Punct {
+            after_insert = false;
             match buf[t.start as usize] {
                 b'{' => {
                     let init = i > 0
@@ -1083,11 +1101,34 @@ fn statement_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
             continue;
         }
         let at_start = i == 0
+            || std::mem::take(&mut after_insert)
             || is_punct(&toks[i - 1], b';')
             || is_punct(&toks[i - 1], b'{')
             || is_punct(&toks[i - 1], b'}')
             || (braces.last() == Some(&true) && is_punct(&toks[i - 1], b','))
             || (!braces.is_empty() && is_body_start(&toks, i, buf));
+        // `__Pyx_PyThreadState_declare` alone on its line: an object-like macro of the
+        // file whose body is a whole statement (`PyThreadState *__pyx_tstate;`).
+        if t.kind == TokKind::Ident
+            && at_start
+            && !braces.is_empty()
+            && braces.last() != Some(&true)
+            && is_statement_word(text(&t))
+            && let Some(next) = toks.get(i + 1)
+            && !is_punct(next, b';')
+        {
+            let gap = t.end as usize..next.start as usize;
+            if let Some(p) = gap
+                .clone()
+                .take_while(|&p| buf[p] != b'/')
+                .find(|&p| buf[p] == b' ' || buf[p] == b'\t')
+            {
+                inserts.push((p, b';'));
+                after_insert = true;
+            }
+            i += 1;
+            continue;
+        }
         if t.kind != TokKind::Ident
             || !at_start
             || C_KEYWORDS.contains(&text(&t))
@@ -1114,6 +1155,7 @@ fn statement_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
             // declaration (`TYPE(x) y = 0;`).
             is_punct(next, b'{')
                 || is_punct(next, b'}')
+                || (is_statement_macro(text(&t)) && !is_punct(next, b';'))
                 || (next.kind == TokKind::Ident
                     && (is_statement_macro(text(&t))
                         || !next_after.is_some_and(|a| {

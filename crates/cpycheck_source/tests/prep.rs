@@ -313,3 +313,37 @@ fn non_c_text_does_not_break_prep() {
         assert_invariant(text.as_bytes(), &p);
     }
 }
+
+#[test]
+fn object_like_statement_macros_get_a_semicolon() {
+    // Cython's `__Pyx_PyThreadState_declare` / `_assign`, each alone on its line.
+    let src = "#define DECL PyThreadState *ts;\n#define ASSIGN ts = current;\nvoid f(void) {\n  DECL\n  ASSIGN\n  g(ts);\n  DECL;\n}\n";
+    let p = prep(src);
+    assert_invariant(src.as_bytes(), &p);
+    assert!(p.text.contains("DECL\n; ASSIGN\n; g(ts);"), "{:?}", p.text);
+    // Already followed by `;`: unchanged.
+    assert!(p.text.contains("  DECL;\n"), "{:?}", p.text);
+}
+
+#[test]
+fn statement_macros_before_a_parenthesis_get_a_semicolon() {
+    // `if (c) __PYX_ERR(0, 1, L)` followed by `(void)f();` on the next line.
+    let src = "#define ERR(l) { goto l; }\nint f(int c) {\n  if (c) ERR(L)\n  (void)g();\nL:\n  return 0;\n}\n";
+    let p = prep(src);
+    assert_invariant(src.as_bytes(), &p);
+    assert!(p.text.contains("ERR(L)\n; (void)g();"), "{:?}", p.text);
+}
+
+#[test]
+fn fpe_protect_and_qualifier_macros_are_blanked() {
+    let src = "#define MY_RESTRICT __restrict__\nvoid f(PyObject *MY_RESTRICT src) {\n  PyFPE_START_PROTECT(\"add\", return NULL)\n  r = a + b;\n  PyFPE_END_PROTECT(r)\n}\n";
+    let p = prep(src);
+    assert_invariant(src.as_bytes(), &p);
+    let lines: Vec<&str> = p.text.lines().map(str::trim).collect();
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["void", "f(PyObject", "*", "src)", "{"]
+    );
+    assert_eq!(lines[2], "");
+    assert_eq!(lines[4], "");
+}

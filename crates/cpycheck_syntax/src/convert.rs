@@ -33,6 +33,8 @@ pub(crate) struct Converter<'a> {
     depth: u32,
     /// Set when a subtree was replaced by `Unknown` because of the depth cap.
     pub(crate) truncated: bool,
+    /// Spans of the statements of the current function made opaque.
+    opaque: Vec<Span>,
 }
 
 impl<'a> Converter<'a> {
@@ -41,6 +43,7 @@ impl<'a> Converter<'a> {
             src,
             depth: 0,
             truncated: false,
+            opaque: Vec::new(),
         }
     }
 
@@ -63,7 +66,6 @@ impl<'a> Converter<'a> {
             .child_by_field_name("type")
             .map(|t| self.type_base(t))
             .unwrap_or_default();
-        let is_static = has_storage(node, "static", self.src);
 
         // Walk the declarator chain down to the function declarator.
         let mut pointers = 0u8;
@@ -89,11 +91,54 @@ impl<'a> Converter<'a> {
                 None => break,
             }
         }
-        let Some(func_decl) = func_decl else {
+        let Some(mut func_decl) = func_decl else {
+            // `MACRO(name) { ... }`: a macro that expands to a whole function head
+            // (`TEST_IMPL(name)`) reads as type `MACRO` and declarator `(name)`, which is
+            // never a C function definition. The return type and parameters are the
+            // macro's; the function is named after the argument.
+            if let Some(name_node) = macro_head_name(node, declarator) {
+                let name = self.text(name_node).to_string();
+                let Some(body_node) = node.child_by_field_name("body") else {
+                    return Err(skip(Some(name), "function definition without a body"));
+                };
+                return Ok(self.finish_function(
+                    node,
+                    name,
+                    name_node,
+                    CType::default(),
+                    Vec::new(),
+                    false,
+                    body_node,
+                ));
+            }
             return Err(skip(None, "no function declarator found"));
         };
-        let name_node = func_decl.child_by_field_name("declarator");
-        let Some(name_node) = name_node.filter(|n| n.kind() == "identifier") else {
+        let mut returns_function_pointer = false;
+        let mut name_node = None;
+        for _ in 0..8 {
+            let Some(d) = func_decl.child_by_field_name("declarator") else {
+                break;
+            };
+            match d.kind() {
+                "identifier" => name_node = Some(d),
+                // `TYPE MACRO(name)(params)`: a macro makes the function's name.
+                "function_declarator" => name_node = macro_name_argument(d),
+                // `void (*f(int a))(void)`: a function returning a function pointer; its
+                // own declarator is the inner one.
+                "parenthesized_declarator" => match inner_function_declarator(d) {
+                    Some(Ok(inner)) => {
+                        func_decl = inner;
+                        returns_function_pointer = true;
+                        continue;
+                    }
+                    Some(Err(ident)) => name_node = Some(ident),
+                    None => {}
+                },
+                _ => {}
+            }
+            break;
+        }
+        let Some(name_node) = name_node else {
             return Err(skip(
                 None,
                 "function name is not a plain identifier (function returning a function pointer?)",
@@ -114,24 +159,58 @@ impl<'a> Converter<'a> {
         let Some(body_node) = node.child_by_field_name("body") else {
             return Err(skip(Some(name), "function definition without a body"));
         };
-        self.truncated = false;
-        self.depth = 0;
-        let body = self.block_items(body_node);
-        Ok(Function {
-            name,
-            name_span: span_of(name_node),
-            span: span_of(node),
-            is_static,
-            return_type: CType {
+        let return_type = if returns_function_pointer {
+            CType {
+                base: "(function)".to_string(),
+                pointers: 1,
+                array: false,
+            }
+        } else {
+            CType {
                 base,
                 pointers,
                 array: false,
-            },
+            }
+        };
+        Ok(self.finish_function(
+            node,
+            name,
+            name_node,
+            return_type,
+            params,
+            variadic,
+            body_node,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_function(
+        &mut self,
+        node: Node,
+        name: String,
+        name_node: Node,
+        return_type: CType,
+        params: Vec<Param>,
+        variadic: bool,
+        body_node: Node,
+    ) -> Function {
+        self.truncated = false;
+        self.depth = 0;
+        self.opaque.clear();
+        let body = self.block_items(body_node);
+        let has_errors = self.truncated || (node.has_error() && !errors_within(node, &self.opaque));
+        Function {
+            name,
+            name_span: span_of(name_node),
+            span: span_of(node),
+            is_static: has_storage(node, "static", self.src),
+            return_type,
             params,
             variadic,
             body,
-            has_errors: node.has_error() || self.truncated,
-        })
+            has_errors,
+            opaque_regions: self.opaque.len(),
+        }
     }
 
     fn params(&mut self, list: Node) -> Vec<Param> {
@@ -285,9 +364,84 @@ impl<'a> Converter<'a> {
             };
         }
         self.depth += 1;
-        let kind = self.stmt_kind(node);
+        let kind = match self.opaque_stmt(node) {
+            Some(kind) => {
+                self.opaque.push(span);
+                kind
+            }
+            None => self.stmt_kind(node),
+        };
         self.depth -= 1;
         Stmt { kind, span }
+    }
+
+    /// A simple statement (expression, declaration, a bare error region) whose parse
+    /// error is confined to it, as an opaque statement. `None` when the statement parsed,
+    /// or when its text could hold control flow or braces (then the error is not confined
+    /// and the function stays unanalysed).
+    fn opaque_stmt(&mut self, node: Node) -> Option<StmtKind> {
+        if !node.has_error() {
+            return None;
+        }
+        // Statements with statements inside are converted, so the error is found in the
+        // innermost statement; the rest (expressions, declarations, bare error regions, a
+        // macro read as a type) is opaque as a whole.
+        if matches!(
+            node.kind(),
+            "compound_statement"
+                | "if_statement"
+                | "while_statement"
+                | "do_statement"
+                | "for_statement"
+                | "switch_statement"
+                | "case_statement"
+                | "labeled_statement"
+                | "attributed_statement"
+                | "return_statement"
+                | "goto_statement"
+                | "break_statement"
+                | "continue_statement"
+        ) {
+            return None;
+        }
+        let names = opaque_names(self.text(node))?;
+        let mut decls = Vec::new();
+        if node.kind() == "declaration" {
+            let base = node
+                .child_by_field_name("type")
+                .filter(|t| !t.has_error())
+                .map(|t| self.type_base(t))
+                .unwrap_or_default();
+            let mut cursor = node.walk();
+            let declarators: Vec<Node> = node
+                .children_by_field_name("declarator", &mut cursor)
+                .collect();
+            for d in declarators {
+                let inner = if d.kind() == "init_declarator" {
+                    d.child_by_field_name("declarator")
+                } else {
+                    Some(d)
+                };
+                let Some(inner) = inner.filter(|i| !i.has_error()) else {
+                    continue;
+                };
+                let (name, _, pointers, array) = self.declarator_info(inner);
+                if let Some(name) = name {
+                    decls.push(Decl {
+                        name,
+                        ty: CType {
+                            base: base.clone(),
+                            pointers,
+                            array,
+                        },
+                        is_static: has_storage(node, "static", self.src),
+                        init: None,
+                        span: span_of(d),
+                    });
+                }
+            }
+        }
+        Some(StmtKind::Opaque { names, decls })
     }
 
     fn stmt_kind(&mut self, node: Node) -> StmtKind {
@@ -638,6 +792,178 @@ impl<'a> Converter<'a> {
             })
             .collect()
     }
+}
+
+/// Words that change control flow or open scopes: a region holding one is not confined to
+/// a statement.
+const CONTROL_WORDS: &[&str] = &[
+    "return", "goto", "break", "continue", "case", "default", "if", "else", "while", "for", "do",
+    "switch",
+];
+
+/// The names an opaque region mentions, or `None` when the region holds braces or
+/// control-flow words.
+fn opaque_names(text: &str) -> Option<Vec<String>> {
+    let m = mentions(text);
+    (!m.braces && !m.control_flow).then_some(m.names)
+}
+
+/// What a piece of C text mentions, outside literals and comments.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mentions {
+    /// Identifiers, first occurrence order, C keywords left out.
+    pub names: Vec<String>,
+    /// A `{` or `}`.
+    pub braces: bool,
+    /// A word that changes control flow or opens a statement (`return`, `goto`, `if`, ...).
+    pub control_flow: bool,
+}
+
+/// The names and control flow `text` mentions (an opaque statement, a macro body).
+pub fn mentions(text: &str) -> Mentions {
+    let b = text.as_bytes();
+    let mut m = Mentions::default();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'{' | b'}' => {
+                m.braces = true;
+                i += 1;
+            }
+            b'"' | b'\'' => {
+                i += 1;
+                while i < b.len() && b[i] != c && b[i] != b'\n' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |k| i + 2 + k + 2);
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(b.len(), |k| i + k);
+            }
+            b'0'..=b'9' => {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.')
+                {
+                    i += 1;
+                }
+            }
+            _ if c.is_ascii_alphabetic() || c == b'_' => {
+                let s = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let w = &text[s..i];
+                if CONTROL_WORDS.contains(&w) {
+                    m.control_flow = true;
+                } else if !is_c_keyword(w) && !m.names.iter().any(|n| n == w) {
+                    m.names.push(w.to_string());
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    m
+}
+
+fn is_c_keyword(w: &str) -> bool {
+    matches!(
+        w,
+        "sizeof"
+            | "static"
+            | "const"
+            | "volatile"
+            | "extern"
+            | "register"
+            | "inline"
+            | "struct"
+            | "union"
+            | "enum"
+            | "unsigned"
+            | "signed"
+            | "int"
+            | "char"
+            | "short"
+            | "long"
+            | "float"
+            | "double"
+            | "void"
+            | "NULL"
+    )
+}
+
+/// Whether every error or missing node under `node` lies within one of `regions`.
+fn errors_within(node: Node, regions: &[Span]) -> bool {
+    let mut stack = vec![node];
+    let mut cursor = node.walk();
+    while let Some(n) = stack.pop() {
+        if n.is_error() || n.is_missing() {
+            let (s, e) = (n.start_byte() as u32, n.end_byte() as u32);
+            if !regions.iter().any(|r| r.start <= s && e <= r.end) {
+                return false;
+            }
+            continue;
+        }
+        stack.extend(n.children(&mut cursor).filter(|c| c.has_error()));
+    }
+    true
+}
+
+/// The argument of a function-defining macro used as a whole function head:
+/// `MACRO(name) {` parses as type identifier `MACRO` with declarator `(name)`.
+fn macro_head_name<'t>(function: Node<'t>, declarator: Node<'t>) -> Option<Node<'t>> {
+    let ty = function.child_by_field_name("type")?;
+    if ty.kind() != "type_identifier" || declarator.kind() != "parenthesized_declarator" {
+        return None;
+    }
+    match named_children(declarator).as_slice() {
+        [inner] if inner.kind() == "identifier" => Some(*inner),
+        _ => None,
+    }
+}
+
+/// `MACRO(name)` read as a function declarator: the name, when the one "parameter" is a
+/// bare identifier (tree-sitter reads it as a type name).
+fn macro_name_argument(declarator: Node) -> Option<Node> {
+    if declarator.child_by_field_name("declarator")?.kind() != "identifier" {
+        return None;
+    }
+    let params = declarator.child_by_field_name("parameters")?;
+    match named_children(params).as_slice() {
+        [p] if p.kind() == "parameter_declaration"
+            && p.child_by_field_name("declarator").is_none() =>
+        {
+            let ty = p.child_by_field_name("type")?;
+            (ty.kind() == "type_identifier" && named_children(*p).len() == 1).then_some(ty)
+        }
+        _ => None,
+    }
+}
+
+/// Inside the parentheses of `(*f(params))`: the function declarator of a function that
+/// returns a function pointer (`Ok`), or the identifier of a parenthesised name `(f)`
+/// (`Err`).
+fn inner_function_declarator(node: Node) -> Option<Result<Node, Node>> {
+    let mut cur = first_named(node)?;
+    for _ in 0..16 {
+        match cur.kind() {
+            "function_declarator" => return Some(Ok(cur)),
+            "identifier" if cur.parent().is_some_and(|p| p.id() == node.id()) => {
+                return Some(Err(cur));
+            }
+            "parenthesized_declarator" | "pointer_declarator" | "attributed_declarator" => {}
+            _ => return None,
+        }
+        cur = cur
+            .child_by_field_name("declarator")
+            .or_else(|| first_named(cur))?;
+    }
+    None
 }
 
 pub(crate) fn first_named(node: Node) -> Option<Node> {

@@ -270,6 +270,15 @@ fn stmt(out: &mut String, s: &Stmt, depth: usize) {
                 stmt(out, b, depth + 1);
             }
         }
+        StmtKind::Opaque { names, decls } => {
+            let decls: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+            let text = if decls.is_empty() {
+                format!("opaque [{}]", names.join(" "))
+            } else {
+                format!("opaque decl {} [{}]", decls.join(" "), names.join(" "))
+            };
+            line(out, depth, &text, s.span);
+        }
         StmtKind::Empty => line(out, depth, "empty", s.span),
         StmtKind::Unknown => line(out, depth, "unknown", s.span),
     }

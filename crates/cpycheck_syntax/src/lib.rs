@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use tree_sitter::{Node, Parser, Tree};
 
-pub use convert::{char_value, parse_c_int};
+pub use convert::{Mentions, char_value, mentions, parse_c_int};
 pub use dump::{dump_model, dump_tree};
 pub use model::*;
 pub use tables::{

@@ -209,8 +209,13 @@ pub struct Function {
     /// The parameter list ends with `...`.
     pub variadic: bool,
     pub body: Vec<Stmt>,
-    /// The body contained parse error regions (they appear as `Unknown` statements).
+    /// The body contains parse error regions that are not confined to single statements
+    /// (or a subtree was cut by the depth cap): the function is not analysed.
     pub has_errors: bool,
+    /// Statements whose parse error is confined to them, modelled as
+    /// [`StmtKind::Opaque`]. The function is analysed; these statements make what they
+    /// mention unknown.
+    pub opaque_regions: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -277,6 +282,14 @@ pub enum StmtKind {
         stmt: Box<Stmt>,
     },
     Block(Vec<Stmt>),
+    /// A statement with a parse error confined to it (a macro tree-sitter cannot read, a
+    /// type passed as an argument). Control flow goes straight through; every name it
+    /// mentions may be read, changed or taken over. `decls` are the variables it declares,
+    /// when the declarators themselves parsed.
+    Opaque {
+        names: Vec<String>,
+        decls: Vec<Decl>,
+    },
     Empty,
     /// Something the model does not represent (an error region, inline assembly, ...).
     Unknown,

@@ -214,10 +214,15 @@ error:
 
 #[test]
 fn functions_with_errors_are_marked() {
-    let m = model("int f(void)\n{\n    int x = ;\n    return x;\n}\nint g(void) { return 1; }\n");
+    let m =
+        model("int f(void)\n{\n    if (x) { int x = ; return x;\n}\nint g(void) { return 1; }\n");
     assert!(m.functions[0].has_errors);
     assert!(!m.functions[1].has_errors);
     assert!(m.error_regions > 0);
+    // An error confined to one statement is not: that statement is opaque.
+    let m = model("int f(void)\n{\n    int x = ;\n    return x;\n}\n");
+    assert!(!m.functions[0].has_errors);
+    assert_eq!(m.functions[0].opaque_regions, 1);
 }
 
 #[test]
@@ -267,4 +272,46 @@ mod_exec(PyObject *m)
 }
 "#
     ));
+}
+
+#[test]
+fn function_defining_macros_and_function_pointer_returns() {
+    let m = model(
+        "TEST_IMPL(fs_open) {\n  int r = 0;\n  return r;\n}\n\
+         static PyObject *DISPATCH(add)(PyObject *self, PyObject *a) {\n  return NULL;\n}\n\
+         static void (*lookup(void *h, const char *name))(void) {\n  return 0;\n}\n",
+    );
+    assert!(m.skipped_functions.is_empty(), "{:?}", m.skipped_functions);
+    let names: Vec<&str> = m.functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["fs_open", "add", "lookup"]);
+    assert!(m.functions[0].params.is_empty());
+    assert_eq!(m.functions[1].params.len(), 2);
+    assert_eq!(m.functions[1].return_type.base, "PyObject");
+    assert_eq!(m.functions[1].return_type.pointers, 1);
+    assert_eq!(m.functions[2].params.len(), 2);
+    assert_eq!(m.functions[2].return_type.base, "(function)");
+}
+
+#[test]
+fn errors_confined_to_a_statement_become_opaque() {
+    // A type passed to a macro and a declaration initialised by one: each error stays in
+    // its statement; the declared name survives.
+    let m = model(
+        "int f(PyObject *m, PyObject *t) {\n  PyObject **d = DEFAULTS(PyObject *, m);\n  a = GET(t, tp_base, PyTypeObject*);\n  return 0;\n}\n",
+    );
+    let f = &m.functions[0];
+    assert!(!f.has_errors);
+    assert_eq!(f.opaque_regions, 2);
+    let dumped = dump_model(&m);
+    assert!(
+        dumped.contains("opaque decl d [PyObject d DEFAULTS m]"),
+        "{dumped}"
+    );
+    assert!(
+        dumped.contains("opaque [a GET t tp_base PyTypeObject]"),
+        "{dumped}"
+    );
+    // An error region that could hide control flow or a brace is not confined.
+    let m = model("int g(int c) {\n  MAC(int, return 1)\n  return 0;\n}\n");
+    assert!(m.functions[0].has_errors);
 }

@@ -76,7 +76,9 @@ fn non_c_text() {
 fn syntax_errors_are_counted_and_modelled() {
     let model = parse(&wrap_fn("int x = ;\n  foo(1 2);\n  return x;"));
     assert!(model.error_regions > 0);
-    assert!(model.functions[0].has_errors);
+    // The errors are confined to statements, which are opaque.
+    assert!(!model.functions[0].has_errors);
+    assert!(model.functions[0].opaque_regions > 0);
     assert!(
         model.functions[0]
             .body

@@ -126,6 +126,26 @@ same_as_singleton(PyObject *module, PyObject *name)
     Py_RETURN_FALSE;
 }
 
+/* A statement the parser cannot read (a type passed to a macro of a header): it is
+ * opaque, and what it mentions is unknown afterwards, so no leak is reported for `obj`;
+ * what it does not mention is still followed. */
+static PyObject *
+opaque_statement(PyObject *module, PyObject *arg)
+{
+    PyObject *obj = PyList_New(0);
+    if (obj == NULL)
+        return NULL;
+    PyObject *other = PyList_New(0);
+    if (other == NULL) {
+        Py_DECREF(obj);
+        return NULL;
+    }
+    HEADER_MACRO(PyObject *, obj);
+    cpycheck_reveal(other); // revealed: owned(1) non-null
+    Py_DECREF(other);
+    return Py_NewRef(arg);
+}
+
 static PyMethodDef methods[] = {
     {"local_macro", local_macro, METH_O, NULL},
     {"correlated", (PyCFunction)correlated, METH_O, NULL},
@@ -133,5 +153,6 @@ static PyMethodDef methods[] = {
     {"macro_without_semicolon", macro_without_semicolon, METH_O, NULL},
     {"cached_results", cached_results, METH_NOARGS, NULL},
     {"same_as_singleton", same_as_singleton, METH_O, NULL},
+    {"opaque_statement", opaque_statement, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
