@@ -1483,6 +1483,47 @@ fn suppression_comments_remove_findings_from_every_format() {
 }
 
 #[test]
+fn cython_sources_take_hash_suppression_comments() {
+    let dir = TempDir::new("suppress-cython");
+    let source =
+        "cdef extern from *:\n    void keep(void *data)\n\ndef f(obj):\n    keep(<void*>obj)\n";
+    dir.write("escape.pyx", source);
+    let before = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(codes(&before), vec!["escape.pyx CPY502"]);
+    // On the line itself, or alone on the line before; a `//` comment is not one in Cython.
+    for (from, to) in [
+        (
+            "keep(<void*>obj)\n",
+            "keep(<void*>obj)  # cpycheck: ignore[CPY502]\n",
+        ),
+        (
+            "    keep(<void*>obj)",
+            "    # cpycheck: ignore[CPY502] kept alive by the caller\n    keep(<void*>obj)",
+        ),
+    ] {
+        dir.write("escape.pyx", source.replace(from, to));
+        let r = run(
+            dir.path(),
+            &["check", "--format", "json", "--warn-unused-ignores"],
+        );
+        assert_eq!(
+            (r.code, codes(&r)),
+            (0, Vec::<String>::new()),
+            "{}",
+            r.stdout
+        );
+    }
+    dir.write(
+        "escape.pyx",
+        source.replace(
+            "keep(<void*>obj)\n",
+            "keep(<void*>obj)  // cpycheck: ignore\n",
+        ),
+    );
+    assert_eq!(run(dir.path(), &["check", "-q"]).code, 1);
+}
+
+#[test]
 fn unused_suppressions_are_reported_when_asked() {
     let dir = TempDir::new("suppress-unused");
     let source = LEAK_C
