@@ -547,6 +547,35 @@ fn directories_are_walked_for_cython_files() {
 }
 
 #[test]
+fn a_cython_module_is_read_with_its_companion_pxd() {
+    let dir = TempDir::new("cython-pxd");
+    let pyx = "cdef class Slots:\n    def __dealloc__(self):\n        release(self.context.imp)\n";
+    dir.write("pkg/slots.pyx", pyx);
+    // Alone, `context` is not known to be an object attribute: nothing is reported.
+    let alone = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(codes(&alone), Vec::<String>::new(), "{}", alone.stdout);
+    dir.write(
+        "pkg/slots.pxd",
+        "cdef class Context:\n    cdef void *imp\n\ncdef class Slots:\n    cdef Context context\n",
+    );
+    let both = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(
+        codes(&both),
+        vec!["pkg/slots.pyx CPY501"],
+        "{}",
+        both.stdout
+    );
+    // The finding points into the `.pyx`; `no_gc_clear` on the declaration counts too.
+    assert_eq!(both.json()["diagnostics"][0]["line"], 3);
+    dir.write(
+        "pkg/slots.pxd",
+        "cdef class Context:\n    cdef void *imp\n\n@cython.no_gc_clear\ncdef class Slots:\n    cdef Context context\n",
+    );
+    let fixed = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(codes(&fixed), Vec::<String>::new(), "{}", fixed.stdout);
+}
+
+#[test]
 fn files_named_explicitly_are_always_analysed() {
     let dir = TempDir::new("explicit");
     dir.write(".gitignore", "ignored.c\n");
