@@ -258,7 +258,13 @@ fn analyse(
         if panic_on.is_some_and(|needle| display.contains(needle)) {
             panic!("{TEST_PANIC_ENV} matched this file");
         }
-        cpycheck_rules::check_file_with(display, &bytes, settings, external)
+        match companion_pxd(path) {
+            Some(pxd) => (
+                cpycheck_rules::check_cython_module(display, &bytes, Some(&pxd)),
+                FileExports::default(),
+            ),
+            None => cpycheck_rules::check_file_with(display, &bytes, settings, external),
+        }
     });
     match result {
         Ok((mut report, exports)) => {
@@ -287,4 +293,13 @@ fn error_report(display: &str, message: String) -> FileReport {
         error: Some(message),
         ..FileReport::default()
     }
+}
+
+/// The `.pxd` of the same name next to a `.pyx`, which Cython reads with it, if it can be
+/// read. An unreadable companion is ignored: the module is analysed on its own.
+fn companion_pxd(path: &Path) -> Option<Vec<u8>> {
+    if path.extension()? != "pyx" {
+        return None;
+    }
+    std::fs::read(path.with_extension("pxd")).ok()
 }

@@ -550,6 +550,35 @@ fn directories_are_walked_for_cython_files() {
 }
 
 #[test]
+fn a_cython_module_is_read_with_its_companion_pxd() {
+    let dir = TempDir::new("cython-pxd");
+    let pyx = "cdef class Slots:\n    def __dealloc__(self):\n        release(self.context.imp)\n";
+    dir.write("pkg/slots.pyx", pyx);
+    // Alone, `context` is not known to be an object attribute: nothing is reported.
+    let alone = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(codes(&alone), Vec::<String>::new(), "{}", alone.stdout);
+    dir.write(
+        "pkg/slots.pxd",
+        "cdef class Context:\n    cdef void *imp\n\ncdef class Slots:\n    cdef Context context\n",
+    );
+    let both = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(
+        codes(&both),
+        vec!["pkg/slots.pyx CPY501"],
+        "{}",
+        both.stdout
+    );
+    // The finding points into the `.pyx`; `no_gc_clear` on the declaration counts too.
+    assert_eq!(both.json()["diagnostics"][0]["line"], 3);
+    dir.write(
+        "pkg/slots.pxd",
+        "cdef class Context:\n    cdef void *imp\n\n@cython.no_gc_clear\ncdef class Slots:\n    cdef Context context\n",
+    );
+    let fixed = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(codes(&fixed), Vec::<String>::new(), "{}", fixed.stdout);
+}
+
+#[test]
 fn files_named_explicitly_are_always_analysed() {
     let dir = TempDir::new("explicit");
     dir.write(".gitignore", "ignored.c\n");
@@ -1483,6 +1512,47 @@ fn suppression_comments_remove_findings_from_every_format() {
         ),
     );
     assert_eq!(run(dir.path(), &["check", "-q"]).code, 0);
+}
+
+#[test]
+fn cython_sources_take_hash_suppression_comments() {
+    let dir = TempDir::new("suppress-cython");
+    let source =
+        "cdef extern from *:\n    void keep(void *data)\n\ndef f(obj):\n    keep(<void*>obj)\n";
+    dir.write("escape.pyx", source);
+    let before = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(codes(&before), vec!["escape.pyx CPY502"]);
+    // On the line itself, or alone on the line before; a `//` comment is not one in Cython.
+    for (from, to) in [
+        (
+            "keep(<void*>obj)\n",
+            "keep(<void*>obj)  # cpycheck: ignore[CPY502]\n",
+        ),
+        (
+            "    keep(<void*>obj)",
+            "    # cpycheck: ignore[CPY502] kept alive by the caller\n    keep(<void*>obj)",
+        ),
+    ] {
+        dir.write("escape.pyx", source.replace(from, to));
+        let r = run(
+            dir.path(),
+            &["check", "--format", "json", "--warn-unused-ignores"],
+        );
+        assert_eq!(
+            (r.code, codes(&r)),
+            (0, Vec::<String>::new()),
+            "{}",
+            r.stdout
+        );
+    }
+    dir.write(
+        "escape.pyx",
+        source.replace(
+            "keep(<void*>obj)\n",
+            "keep(<void*>obj)  // cpycheck: ignore\n",
+        ),
+    );
+    assert_eq!(run(dir.path(), &["check", "-q"]).code, 1);
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Suppression comments: `// cpycheck: ignore[CPY101]` or `/* cpycheck: ignore[CPY101] */`.
+//! Suppression comments: `// cpycheck: ignore[CPY101]` or `/* cpycheck: ignore[CPY101] */`
+//! in C, `# cpycheck: ignore[CPY501]` in Cython (`.pyx`, `.pxd`, `.pxi`).
 //!
 //! A suppression comment that shares its line with code applies to that line; a comment
 //! alone on its line applies to its own line and to the next one. `ignore[CPY101,CPY105]`
@@ -73,11 +74,41 @@ impl Suppression {
     }
 }
 
+/// The comment syntax of a file, chosen by its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommentSyntax {
+    /// `//` and `/* */` comments.
+    C,
+    /// `#` comments (Cython sources).
+    Python,
+}
+
+impl CommentSyntax {
+    /// `Python` for Cython sources (`.pyx`, `.pxd`, `.pxi`), `C` otherwise.
+    pub fn for_path(path: &str) -> CommentSyntax {
+        let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
+        if ["pyx", "pxd", "pxi"].contains(&ext) {
+            CommentSyntax::Python
+        } else {
+            CommentSyntax::C
+        }
+    }
+}
+
 /// Finds every suppression comment in C source text. Comments inside string and character
 /// literals are not comments; a directive must start the comment (after whitespace).
 pub fn parse_suppressions(source: &str) -> Vec<Suppression> {
+    parse_suppressions_in(source, CommentSyntax::C)
+}
+
+/// Finds every suppression comment in source text of the given comment syntax.
+pub fn parse_suppressions_in(source: &str, syntax: CommentSyntax) -> Vec<Suppression> {
     let index = LineIndex::new(source);
-    comments(source)
+    let found = match syntax {
+        CommentSyntax::C => comments(source),
+        CommentSyntax::Python => python_comments(source),
+    };
+    found
         .into_iter()
         .filter_map(|(start, end, body)| {
             let rules = parse_directive(body)?;
@@ -158,6 +189,46 @@ fn comments(source: &str) -> Vec<(usize, usize, &str)> {
     out
 }
 
+/// The `#` comments of Python or Cython source: `(start, end, body)` as in [`comments`].
+/// String literals are skipped: quotes with any prefix (`r`, `b`, `f`, ...), single or
+/// tripled; a `#` inside one is not a comment.
+fn python_comments(source: &str) -> Vec<(usize, usize, &str)> {
+    let bytes = source.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                let end = source[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                out.push((i, end, &source[i + 1..end]));
+                i = end;
+            }
+            quote @ (b'"' | b'\'') => {
+                let triple = bytes.get(i + 1) == Some(&quote) && bytes.get(i + 2) == Some(&quote);
+                if triple {
+                    i += 3;
+                    while i < bytes.len()
+                        && !(bytes[i] == quote
+                            && bytes.get(i + 1) == Some(&quote)
+                            && bytes.get(i + 2) == Some(&quote))
+                    {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 3;
+                } else {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 /// What applying the suppressions to one file did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -181,7 +252,8 @@ pub fn apply(
     is_rule: &dyn Fn(&str) -> Option<&'static str>,
     warn_unused: bool,
 ) -> Applied {
-    let suppressions = parse_suppressions(&report.source);
+    let syntax = CommentSyntax::for_path(&report.path);
+    let suppressions = parse_suppressions_in(&report.source, syntax);
     if suppressions.is_empty() {
         return Applied::default();
     }
@@ -316,6 +388,39 @@ mod tests {
 
     fn codes(list: &[&str]) -> SuppressedRules {
         SuppressedRules::Codes(list.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn cython_comments_and_strings() {
+        let src = "x = 1  # cpycheck: ignore[CPY501]\n\
+                   s = '# cpycheck: ignore'\n\
+                   t = \"\"\"\n# cpycheck: ignore[CPY502]\n\"\"\"\n\
+                   # cpycheck: ignore[CPY502] freed by the library\n\
+                   u = 'it\\'s'  # cpycheck: ignore\n";
+        let found: Vec<_> = parse_suppressions_in(src, CommentSyntax::Python)
+            .into_iter()
+            .map(|s| (s.line, s.own_line, s.rules))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (1, false, codes(&["CPY501"])),
+                (6, true, codes(&["CPY502"])),
+                (7, false, SuppressedRules::All),
+            ]
+        );
+        // `//` is not a comment in Cython, and `#` is not one in C.
+        assert!(parse_suppressions_in("a // cpycheck: ignore\n", CommentSyntax::Python).is_empty());
+        assert!(parse_suppressions("#define X 1 # cpycheck: ignore\n").is_empty());
+        assert_eq!(
+            CommentSyntax::for_path("pkg/mod.pyx"),
+            CommentSyntax::Python
+        );
+        assert_eq!(
+            CommentSyntax::for_path("pkg/mod.pxd"),
+            CommentSyntax::Python
+        );
+        assert_eq!(CommentSyntax::for_path("pkg/mod.c"), CommentSyntax::C);
     }
 
     #[test]

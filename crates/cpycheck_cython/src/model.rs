@@ -268,6 +268,74 @@ impl CythonFile {
         TypeKind::Unknown
     }
 
+    /// Adds the declarations of the module's companion `.pxd` (`mod.pxd` next to
+    /// `mod.pyx`, which Cython reads with it): attributes, base classes and decorators of
+    /// the classes it declares, its classes, C types, extension types and extern functions.
+    /// Functions and method bodies of the `.pxd` are not taken, and every span taken from it
+    /// is replaced by an empty span at the start of this file, or by the span of the class it
+    /// is merged into, so that spans always point into this file.
+    pub fn add_companion(&mut self, pxd: &CythonFile) {
+        let nowhere = Span::new(0, 0);
+        for declared in &pxd.classes {
+            match self.classes.iter_mut().find(|c| c.name == declared.name) {
+                Some(class) => {
+                    let here = class.span;
+                    for a in &declared.attributes {
+                        if class.attributes.iter().all(|b| b.name != a.name) {
+                            class.attributes.push(Attribute {
+                                span: here,
+                                ..a.clone()
+                            });
+                        }
+                    }
+                    if class.bases.is_empty() {
+                        class.bases.clone_from(&declared.bases);
+                    }
+                    for d in &declared.decorators {
+                        if !class.decorators.contains(d) {
+                            class.decorators.push(d.clone());
+                        }
+                    }
+                }
+                None => self.classes.push(ClassDef {
+                    name: declared.name.clone(),
+                    span: nowhere,
+                    decorators: declared.decorators.clone(),
+                    bases: declared.bases.clone(),
+                    attributes: declared
+                        .attributes
+                        .iter()
+                        .map(|a| Attribute {
+                            span: nowhere,
+                            ..a.clone()
+                        })
+                        .collect(),
+                    methods: Vec::new(),
+                    has_body: false,
+                }),
+            }
+        }
+        self.c_types.extend(pxd.c_types.iter().cloned());
+        self.extension_types
+            .extend(pxd.extension_types.iter().cloned());
+        for e in &pxd.externs {
+            if self.externs.iter().all(|f| f.name != e.name) {
+                self.externs.push(ExternFunction {
+                    name: e.name.clone(),
+                    span: nowhere,
+                    params: e
+                        .params
+                        .iter()
+                        .map(|p| Param {
+                            span: nowhere,
+                            ..p.clone()
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+
     /// Whether the files' constructs were all understood.
     pub fn fully_understood(&self) -> bool {
         self.skipped.is_empty()

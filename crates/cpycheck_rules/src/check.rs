@@ -125,7 +125,7 @@ fn check_file_inner(
         ..FileReport::default()
     };
     if cpycheck_cython::is_cython_path(path) {
-        check_cython(path, bytes, &mut report);
+        check_cython(path, bytes, None, &mut report);
         report.sort();
         return report;
     }
@@ -230,15 +230,32 @@ fn check_file_inner(
     report
 }
 
+/// Analyses a Cython module (`.pyx`) together with its companion `.pxd` (the declarations
+/// Cython reads with it: class attributes, base classes, extern functions), given as bytes.
+/// A companion that is not text is ignored.
+pub fn check_cython_module(path: &str, bytes: &[u8], companion: Option<&[u8]>) -> FileReport {
+    let mut report = FileReport {
+        path: path.to_string(),
+        source: same_length_text(bytes),
+        ..FileReport::default()
+    };
+    check_cython(path, bytes, companion, &mut report);
+    report.sort();
+    report
+}
+
 /// The Cython pipeline: the Cython front end, then the Cython rules.
-fn check_cython(path: &str, bytes: &[u8], report: &mut FileReport) {
+fn check_cython(path: &str, bytes: &[u8], companion: Option<&[u8]>, report: &mut FileReport) {
     if let Some(offset) = bytes.iter().position(|&b| b == 0) {
         report.error = Some(format!(
             "not a text file (NUL byte at offset {offset}), skipped"
         ));
         return;
     }
-    let file = cpycheck_cython::parse(&report.source);
+    let mut file = cpycheck_cython::parse(&report.source);
+    if let Some(pxd) = companion.filter(|b| !b.contains(&0)) {
+        file.add_companion(&cpycheck_cython::parse(&same_length_text(pxd)));
+    }
     report.functions_analyzed =
         file.functions.len() + file.classes.iter().map(|c| c.methods.len()).sum::<usize>();
     // Constructs the reader skipped: each may hide a function or a declaration.

@@ -10,7 +10,8 @@ mod format_calls;
 mod lifecycle;
 
 pub use check::{
-    ExternalSummaries, FileExports, Settings, check_file, check_file_with, dump_cfg, dump_summaries,
+    ExternalSummaries, FileExports, Settings, check_cython_module, check_file, check_file_with,
+    dump_cfg, dump_summaries,
 };
 pub use registry::RuleMeta;
 

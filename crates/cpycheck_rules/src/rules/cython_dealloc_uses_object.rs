@@ -44,8 +44,9 @@ declare_rule! {
     /// ## Known limitations
     /// Methods of the class that `__dealloc__` calls (`self.close()`) are followed one level
     /// deep; other functions it passes `self` to are not.
-    /// Only classes, attributes and base classes declared in the same file are understood;
-    /// attributes declared in a separate `.pxd` are unknown, and so are not reported. A use
+    /// Only classes, attributes and base classes declared in the same file or in its
+    /// companion `.pxd` (`mod.pxd` next to `mod.pyx`) are understood; attributes declared in
+    /// another cimported `.pxd` are unknown, and so are not reported. A use
     /// behind `if self.attr is not None:` (or after `if self.attr is None: return`) is
     /// taken as guarded.
     ///

@@ -40,8 +40,9 @@ declare_rule! {
     /// it; whether
     /// that reference really lives as long as the C side is not checked. `self` and its
     /// attributes are taken as kept alive (the usual pattern: the object owns the C handle).
-    /// Objects whose type this file does not declare, and C functions declared elsewhere
-    /// (a cimported `.pxd`), are not reported. Neither are parameters of `cdef` helpers (their
+    /// Objects whose type neither this file nor its companion `.pxd` (`mod.pxd` next to
+    /// `mod.pyx`) declares, and C functions declared elsewhere (another cimported `.pxd`),
+    /// are not reported. Neither are parameters of `cdef` helpers (their
     /// callers decide how long the object lives) nor stores into a struct reached through a
     /// parameter or a local: only C fields of `self` and module-level C variables count.
     ///
