@@ -131,6 +131,7 @@ impl<'a> Interp<'a> {
             for s in &block.stmts {
                 it.exec(&mut st, &s.kind, s.span);
             }
+            it.settle_unpaid_steals(&mut st, None);
             match &block.term {
                 Terminator::Goto(t) => work.push((*t, st)),
                 Terminator::Switch { targets } => {
@@ -539,6 +540,7 @@ impl<'a> Interp<'a> {
                 lender: None,
                 invalidated: None,
                 stored_unowned: None,
+                unpaid_steal: None,
                 exc_link: None,
                 fallible: false,
             });
@@ -653,8 +655,11 @@ impl<'a> Interp<'a> {
             FindingKind::UncheckedNull { .. } => "used here without a NULL check",
         };
         // The finding's own event already says what happens here.
-        let said = matches!(kind, FindingKind::BorrowedStored { .. })
-            && steps.last().is_some_and(|s| s.span == at);
+        let said = matches!(
+            kind,
+            FindingKind::BorrowedStored { .. }
+                | FindingKind::ReleaseOfBorrowed { stolen_by: Some(_) }
+        ) && steps.last().is_some_and(|s| s.span == at);
         if !said {
             steps.push(Step {
                 span: at,
@@ -753,9 +758,18 @@ impl<'a> Interp<'a> {
             o.owned += 1;
             self.event(st, old, span, format!("taken back from `{name}`"));
         }
+        // Storing into memory the object it already holds a reference to: the memory's
+        // reference comes back and the store hands one over, which changes nothing
+        // (`tmp = p->x; p->x = v; Py_DECREF(tmp);` with `v` the object `p->x` held).
+        let restored = matches!(dest, Place::Field(..) | Place::Global(_))
+            && st.env.get(dest) == Some(&value)
+            && matches!(value, Value::Obj(id) if st.obj(id).held_by_memory > 0);
         self.invalidate_derived(st, dest);
         st.env.insert(dest.clone(), value);
         let Value::Obj(id) = value else { return };
+        if restored {
+            return;
+        }
         match dest {
             Place::Local(l) => {
                 let local = self.body.local(*l);
@@ -871,6 +885,19 @@ impl<'a> Interp<'a> {
                 if !nullable {
                     o.null = Nullness::NonNull;
                 }
+                if let Some((at, thief, n)) = o.unpaid_steal.take() {
+                    // The reference the steal needed (`PyList_SET_ITEM(l, i, b); Py_INCREF(b);`).
+                    if n > 1 {
+                        o.unpaid_steal = Some((at, thief.clone(), n - 1));
+                    }
+                    self.event(
+                        st,
+                        id,
+                        span,
+                        format!("reference for `{thief}` taken with `{what}`"),
+                    );
+                    return;
+                }
                 if let Some((_, place)) = o.stored_unowned.take() {
                     // The reference the store needed.
                     self.event(
@@ -953,7 +980,10 @@ impl<'a> Interp<'a> {
     fn identical_owned(&self, st: &State, id: ObjId) -> Option<ObjId> {
         // A helper releasing its parameter takes over its caller's reference: that is the
         // release of the parameter itself.
-        if st.obj(id).owned > 0 || st.obj(id).origin == OriginKind::HelperParam {
+        // Only a release that would otherwise release a borrowed reference is redirected:
+        // an object of unknown origin (`tmp = k; ...; Py_XDECREF(tmp)` where `k` was once
+        // tested `== Py_None`) may carry references of its own.
+        if st.obj(id).owned > 0 || !st.obj(id).origin.is_borrowed() {
             return None;
         }
         st.eq_facts
@@ -1177,8 +1207,10 @@ impl<'a> Interp<'a> {
             o.escaped = true;
             // Of an object of unknown origin the function may hold more references than
             // it took here (a call's result kept in a variable, then `Py_INCREF` before the
-            // steal): the count reaching 0 proves nothing.
-            if o.owned == 0 && o.origin != OriginKind::Unknown {
+            // steal): the count reaching 0 proves nothing. Nor does it while memory holds a
+            // reference the function handed over (`self->flag = Py_True` earlier): a later
+            // `Py_DECREF(self->flag)` releases that one.
+            if o.owned == 0 && o.origin != OriginKind::Unknown && o.held_by_memory == 0 {
                 o.stolen = Some((span, thief.into()));
             }
             self.event(st, id, span, format!("reference stolen by `{thief}`"));
@@ -1196,14 +1228,40 @@ impl<'a> Interp<'a> {
                 span,
             );
         } else if o.origin.is_borrowed() {
-            self.report(
+            // Reported at the end of the block unless a `Py_INCREF` pays for it first.
+            o.unpaid_steal = match o.unpaid_steal.take() {
+                Some((at, first, n)) => Some((at, first, n + 1)),
+                None => Some((span, thief.into(), 1)),
+            };
+            o.escaped = true;
+            self.event(
                 st,
                 id,
-                FindingKind::ReleaseOfBorrowed {
-                    stolen_by: Some(thief.to_string()),
-                },
                 span,
+                format!("stolen by `{thief}` without a reference of its own"),
             );
+        }
+    }
+
+    /// Steals of borrowed references that no `Py_INCREF` paid for before the end of the
+    /// straight-line code (or before the object died): the container holds a reference
+    /// nobody took.
+    fn settle_unpaid_steals(&mut self, st: &mut State, only: Option<ObjId>) {
+        let ids: Vec<ObjId> = match only {
+            Some(id) => vec![id],
+            None => st.live_objs().collect(),
+        };
+        for id in ids {
+            if let Some((at, thief, _)) = st.obj_mut(id).unpaid_steal.take() {
+                self.report(
+                    st,
+                    id,
+                    FindingKind::ReleaseOfBorrowed {
+                        stolen_by: Some(thief.to_string()),
+                    },
+                    at,
+                );
+            }
         }
     }
 
@@ -1533,6 +1591,25 @@ impl<'a> Interp<'a> {
                 self.invalidate(st, Lender::Container(c), span, name);
             }
         }
+        if let (Resolved::Api(_), Callee::Named(n)) = (resolved, &call.callee)
+            && let Some(i) = containers::overwritten_arg(n)
+            && let Some(Value::Obj(c)) = call.args.get(i).map(|a| self.eval(st, a))
+        {
+            // The item overwritten may be one the container lent: its reference is now
+            // the caller's, which we cannot tell apart from the others.
+            let lent: Vec<ObjId> = st
+                .live_objs()
+                .filter(|&o| {
+                    matches!(st.obj(o).lender, Some(Lender::Container(l)) if st.identical(l, c) == Some(true))
+                        && st.obj(o).owned == 0
+                })
+                .collect();
+            for o in lent {
+                let o = st.obj_mut(o);
+                o.origin = OriginKind::Unknown;
+                o.lender = None;
+            }
+        }
         if runs_python {
             self.invalidate(st, Lender::AnyPythonCode, span, name);
         }
@@ -1701,6 +1778,7 @@ impl<'a> Interp<'a> {
             .filter(|id| !reachable[id.0 as usize])
             .collect();
         for &id in &dead {
+            self.settle_unpaid_steals(st, Some(id));
             self.check_leak(st, id, span);
             if let Some((at, place)) = st.obj(id).stored_unowned.clone()
                 && st.obj(id).origin.is_borrowed()
@@ -2277,6 +2355,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         lender: None,
         invalidated: None,
         stored_unowned: None,
+        unpaid_steal: None,
         exc_link: None,
         fallible: false,
     }
