@@ -282,3 +282,20 @@ two_nones(void)
     cpycheck_reveal(Py_None); // revealed: borrowed non-null
     return state;
 }
+
+/* Cython 3's error exit: a statement macro used inside another one without a `;`. */
+#define __PYX_MARK_ERR_POS(f_index, lineno) \
+    { __pyx_lineno = lineno; (void)__pyx_lineno; }
+#define __PYX_ERR(f_index, lineno, Ln_error) \
+    { __PYX_MARK_ERR_POS(f_index, lineno) goto Ln_error; }
+
+static PyObject *
+cy3_error_exit(PyObject *o)
+{
+    int __pyx_lineno = 0;
+    PyObject *t = PyObject_Str(o); if (!t) __PYX_ERR(0, 1, __pyx_L1_error)
+    cpycheck_reveal(t); // revealed: owned(1) non-null
+    return t;
+__pyx_L1_error:
+    return NULL;
+}
