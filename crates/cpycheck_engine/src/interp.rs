@@ -738,9 +738,15 @@ impl<'a> Interp<'a> {
         }
     }
 
-    /// Drops bindings of places reached through `place` (`p->x` when `p` changes).
+    /// Drops bindings of places reached through `place` (`p->x` when `p` changes), and of
+    /// the elements `place` may be (`a[i]` may be `a[2]`).
     fn invalidate_derived(&self, st: &mut State, place: &Place) {
-        st.env.retain(|p, _| p == place || !derives_from(p, place));
+        let aliased = |p: &Place| match (place, p) {
+            (Place::Deref(a), Place::Elem(b, _)) | (Place::Elem(a, _), Place::Deref(b)) => a == b,
+            _ => false,
+        };
+        st.env
+            .retain(|p, _| p == place || !(derives_from(p, place) || aliased(p)));
     }
 
     fn assign(&mut self, st: &mut State, dest: &Place, value: Value, span: Span) {
@@ -777,6 +783,9 @@ impl<'a> Interp<'a> {
                     st.obj_mut(id).name = Some(local.name.as_str().into());
                 }
             }
+            // An element of the function's own array is a variable of its own (`PyObject
+            // *vargs[] = {NULL, self, PyLong_FromLong(n)}` ... `Py_DECREF(vargs[2])`).
+            place if self.local_array_elem(place) => {}
             _ => {
                 // A store into memory hands one reference over to the memory.
                 let name = self.body.place_name(dest);
@@ -809,11 +818,19 @@ impl<'a> Interp<'a> {
         }
     }
 
+    /// `a[k]` with a constant `k` and `a` an array declared in the function.
+    fn local_array_elem(&self, place: &Place) -> bool {
+        matches!(place, Place::Elem(base, _) if matches!(**base, Place::Local(l)
+            if self.body.local(l).ty.array && self.body.local(l).kind == LocalKind::Var))
+    }
+
     /// Memory reached through a pointer parameter (`ctx->obj`, `out[0]`).
     fn reached_from_param(&self, place: &Place) -> bool {
         match place {
             Place::Local(l) => self.body.params.contains(l),
-            Place::Field(base, _) | Place::Deref(base) => self.reached_from_param(base),
+            Place::Field(base, _) | Place::Deref(base) | Place::Elem(base, _) => {
+                self.reached_from_param(base)
+            }
             Place::Global(_) => false,
         }
     }
@@ -1967,7 +1984,11 @@ impl<'a> Interp<'a> {
         let mut held: Vec<(ObjId, String)> = st
             .env
             .iter()
-            .filter(|(p, _)| !matches!(p, Place::Local(_)) && !is_temp_place(self.body, p))
+            .filter(|(p, _)| {
+                !matches!(p, Place::Local(_))
+                    && !is_temp_place(self.body, p)
+                    && !self.local_array_elem(p)
+            })
             .filter_map(|(p, v)| match v {
                 Value::Obj(id) => Some((*id, self.body.place_name(p))),
                 _ => None,
@@ -2363,7 +2384,9 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
 
 fn derives_from(p: &Place, base: &Place) -> bool {
     match p {
-        Place::Field(b, _) | Place::Deref(b) => b.as_ref() == base || derives_from(b, base),
+        Place::Field(b, _) | Place::Deref(b) | Place::Elem(b, _) => {
+            b.as_ref() == base || derives_from(b, base)
+        }
         _ => false,
     }
 }
@@ -2371,7 +2394,7 @@ fn derives_from(p: &Place, base: &Place) -> bool {
 fn is_temp_place(body: &Body, p: &Place) -> bool {
     match p {
         Place::Local(l) => body.local(*l).kind == LocalKind::Temp,
-        Place::Field(b, _) | Place::Deref(b) => is_temp_place(body, b),
+        Place::Field(b, _) | Place::Deref(b) | Place::Elem(b, _) => is_temp_place(body, b),
         Place::Global(_) => false,
     }
 }

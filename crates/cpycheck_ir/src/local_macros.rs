@@ -310,7 +310,12 @@ impl Subst<'_> {
             },
             ExprKind::Member { base, field, arrow } => ExprKind::Member {
                 base: b(base),
-                field: field.clone(),
+                // `s.member` with `member` a parameter names the field the argument names
+                // (numpy's `INTERN_STRING(array, "__array__")`).
+                field: match self.map.get(field.as_str()).map(|a| &a.kind) {
+                    Some(ExprKind::Ident(name)) => name.clone(),
+                    _ => field.clone(),
+                },
                 arrow: *arrow,
             },
             ExprKind::Index { base, index } => ExprKind::Index {
