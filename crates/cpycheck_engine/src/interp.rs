@@ -752,6 +752,7 @@ impl<'a> Interp<'a> {
     fn assign(&mut self, st: &mut State, dest: &Place, value: Value, span: Span) {
         // Not through `Deref`: `a[i] = v` in a loop writes another element each time.
         if matches!(dest, Place::Field(..) | Place::Global(_))
+            && !through_index(dest)
             && let Some(&Value::Obj(old)) = st.env.get(dest)
             && Value::Obj(old) != value
             && st.obj(old).held_by_memory > 0
@@ -2387,6 +2388,16 @@ fn derives_from(p: &Place, base: &Place) -> bool {
         Place::Field(b, _) | Place::Deref(b) | Place::Elem(b, _) => {
             b.as_ref() == base || derives_from(b, base)
         }
+        _ => false,
+    }
+}
+
+/// A place reached through `a[i]` with an index the IR does not track
+/// (`descs[i].cls`): each iteration of a loop may write another one.
+fn through_index(p: &Place) -> bool {
+    match p {
+        Place::Deref(_) => true,
+        Place::Field(b, _) | Place::Elem(b, _) => through_index(b),
         _ => false,
     }
 }

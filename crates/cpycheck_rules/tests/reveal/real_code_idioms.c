@@ -124,3 +124,24 @@ call_with_name(PyObject *self, PyObject *meth, const char *name, long flag)
     Py_XDECREF(vargs[3]);
     return res;
 }
+
+/* A field of an array element written in a loop: each iteration writes another element,
+ * so the previous value is not taken back (apsw's `exc_descriptors[i].cls = obj`). */
+static struct {
+    const char *name;
+    PyObject *cls;
+} descs[] = {{"A", NULL}, {"B", NULL}, {NULL, NULL}};
+
+static int
+make_classes(PyObject *m)
+{
+    int i;
+    for (i = 0; descs[i].name; i++) {
+        PyObject *obj = PyErr_NewException("mod.E", NULL, NULL);
+        if (!obj)
+            return -1;
+        descs[i].cls = obj;
+        cpycheck_reveal(obj); // revealed: unknown non-null
+    }
+    return 0;
+}
