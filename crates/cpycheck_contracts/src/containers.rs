@@ -51,6 +51,20 @@ const MUTATORS: &[(&str, usize)] = &[
     ("PySequence_SetSlice", 0),
 ];
 
+/// APIs that put an item in place of another without releasing the old one (meant for
+/// filling in new containers): the container's reference to an item it lent before passes
+/// to the caller (`old = PyList_GET_ITEM(l, i); PyList_SET_ITEM(l, i, v); Py_DECREF(old);`).
+/// The argument is the container. Sorted.
+const OVERWRITERS: &[(&str, usize)] = &[("PyList_SET_ITEM", 0)];
+
+/// The container whose lent items an API may hand over to the caller, if any.
+pub fn overwritten_arg(api: &str) -> Option<usize> {
+    OVERWRITERS
+        .binary_search_by(|(n, _)| n.cmp(&api))
+        .ok()
+        .map(|i| OVERWRITERS[i].1)
+}
+
 /// The owner of a borrowed reference the API returns, if a container owns it.
 pub fn lender(api: &str) -> Option<Lender> {
     LENDERS
@@ -73,10 +87,12 @@ mod tests {
     fn tables_are_sorted_and_name_known_apis() {
         assert!(super::LENDERS.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(super::MUTATORS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(super::OVERWRITERS.windows(2).all(|w| w[0].0 < w[1].0));
         for name in super::LENDERS
             .iter()
             .map(|l| l.0)
             .chain(super::MUTATORS.iter().map(|m| m.0))
+            .chain(super::OVERWRITERS.iter().map(|m| m.0))
         {
             assert!(crate::lookup(name).is_some(), "{name} has no contract");
         }

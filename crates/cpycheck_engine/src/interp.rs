@@ -134,6 +134,7 @@ impl<'a> Interp<'a> {
             for s in &block.stmts {
                 it.exec(&mut st, &s.kind, s.span);
             }
+            it.settle_unpaid_steals(&mut st, None);
             match &block.term {
                 Terminator::Goto(t) => work.push((*t, st)),
                 Terminator::Switch { targets } => {
@@ -542,6 +543,7 @@ impl<'a> Interp<'a> {
                 lender: None,
                 invalidated: None,
                 stored_unowned: None,
+                unpaid_steal: None,
                 exc_link: None,
                 fallible: false,
             });
@@ -656,8 +658,11 @@ impl<'a> Interp<'a> {
             FindingKind::UncheckedNull { .. } => "used here without a NULL check",
         };
         // The finding's own event already says what happens here.
-        let said = matches!(kind, FindingKind::BorrowedStored { .. })
-            && steps.last().is_some_and(|s| s.span == at);
+        let said = matches!(
+            kind,
+            FindingKind::BorrowedStored { .. }
+                | FindingKind::ReleaseOfBorrowed { stolen_by: Some(_) }
+        ) && steps.last().is_some_and(|s| s.span == at);
         if !said {
             steps.push(Step {
                 span: at,
@@ -736,14 +741,21 @@ impl<'a> Interp<'a> {
         }
     }
 
-    /// Drops bindings of places reached through `place` (`p->x` when `p` changes).
+    /// Drops bindings of places reached through `place` (`p->x` when `p` changes), and of
+    /// the elements `place` may be (`a[i]` may be `a[2]`).
     fn invalidate_derived(&self, st: &mut State, place: &Place) {
-        st.env.retain(|p, _| p == place || !derives_from(p, place));
+        let aliased = |p: &Place| match (place, p) {
+            (Place::Deref(a), Place::Elem(b, _)) | (Place::Elem(a, _), Place::Deref(b)) => a == b,
+            _ => false,
+        };
+        st.env
+            .retain(|p, _| p == place || !(derives_from(p, place) || aliased(p)));
     }
 
     fn assign(&mut self, st: &mut State, dest: &Place, value: Value, span: Span) {
         // Not through `Deref`: `a[i] = v` in a loop writes another element each time.
         if matches!(dest, Place::Field(..) | Place::Global(_))
+            && !through_index(dest)
             && let Some(&Value::Obj(old)) = st.env.get(dest)
             && Value::Obj(old) != value
             && st.obj(old).held_by_memory > 0
@@ -756,9 +768,18 @@ impl<'a> Interp<'a> {
             o.owned += 1;
             self.event(st, old, span, format!("taken back from `{name}`"));
         }
+        // Storing into memory the object it already holds a reference to: the memory's
+        // reference comes back and the store hands one over, which changes nothing
+        // (`tmp = p->x; p->x = v; Py_DECREF(tmp);` with `v` the object `p->x` held).
+        let restored = matches!(dest, Place::Field(..) | Place::Global(_))
+            && st.env.get(dest) == Some(&value)
+            && matches!(value, Value::Obj(id) if st.obj(id).held_by_memory > 0);
         self.invalidate_derived(st, dest);
         st.env.insert(dest.clone(), value);
         let Value::Obj(id) = value else { return };
+        if restored {
+            return;
+        }
         match dest {
             Place::Local(l) => {
                 let local = self.body.local(*l);
@@ -766,6 +787,9 @@ impl<'a> Interp<'a> {
                     st.obj_mut(id).name = Some(local.name.as_str().into());
                 }
             }
+            // An element of the function's own array is a variable of its own (`PyObject
+            // *vargs[] = {NULL, self, PyLong_FromLong(n)}` ... `Py_DECREF(vargs[2])`).
+            place if self.local_array_elem(place) => {}
             _ => {
                 // A store into memory hands one reference over to the memory.
                 let name = self.body.place_name(dest);
@@ -798,11 +822,19 @@ impl<'a> Interp<'a> {
         }
     }
 
+    /// `a[k]` with a constant `k` and `a` an array declared in the function.
+    fn local_array_elem(&self, place: &Place) -> bool {
+        matches!(place, Place::Elem(base, _) if matches!(**base, Place::Local(l)
+            if self.body.local(l).ty.array && self.body.local(l).kind == LocalKind::Var))
+    }
+
     /// Memory reached through a pointer parameter (`ctx->obj`, `out[0]`).
     fn reached_from_param(&self, place: &Place) -> bool {
         match place {
             Place::Local(l) => self.body.params.contains(l),
-            Place::Field(base, _) | Place::Deref(base) => self.reached_from_param(base),
+            Place::Field(base, _) | Place::Deref(base) | Place::Elem(base, _) => {
+                self.reached_from_param(base)
+            }
             Place::Global(_) => false,
         }
     }
@@ -873,6 +905,19 @@ impl<'a> Interp<'a> {
                 }
                 if !nullable {
                     o.null = Nullness::NonNull;
+                }
+                if let Some((at, thief, n)) = o.unpaid_steal.take() {
+                    // The reference the steal needed (`PyList_SET_ITEM(l, i, b); Py_INCREF(b);`).
+                    if n > 1 {
+                        o.unpaid_steal = Some((at, thief.clone(), n - 1));
+                    }
+                    self.event(
+                        st,
+                        id,
+                        span,
+                        format!("reference for `{thief}` taken with `{what}`"),
+                    );
+                    return;
                 }
                 if let Some((_, place)) = o.stored_unowned.take() {
                     // The reference the store needed.
@@ -957,7 +1002,10 @@ impl<'a> Interp<'a> {
     fn identical_owned(&self, st: &State, id: ObjId) -> Option<ObjId> {
         // A helper releasing its parameter takes over its caller's reference: that is the
         // release of the parameter itself.
-        if st.obj(id).owned > 0 || st.obj(id).origin == OriginKind::HelperParam {
+        // Only a release that would otherwise release a borrowed reference is redirected:
+        // an object of unknown origin (`tmp = k; ...; Py_XDECREF(tmp)` where `k` was once
+        // tested `== Py_None`) may carry references of its own.
+        if st.obj(id).owned > 0 || !st.obj(id).origin.is_borrowed() {
             return None;
         }
         st.eq_facts
@@ -1181,8 +1229,10 @@ impl<'a> Interp<'a> {
             o.escaped = true;
             // Of an object of unknown origin the function may hold more references than
             // it took here (a call's result kept in a variable, then `Py_INCREF` before the
-            // steal): the count reaching 0 proves nothing.
-            if o.owned == 0 && o.origin != OriginKind::Unknown {
+            // steal): the count reaching 0 proves nothing. Nor does it while memory holds a
+            // reference the function handed over (`self->flag = Py_True` earlier): a later
+            // `Py_DECREF(self->flag)` releases that one.
+            if o.owned == 0 && o.origin != OriginKind::Unknown && o.held_by_memory == 0 {
                 o.stolen = Some((span, thief.into()));
             }
             self.event(st, id, span, format!("reference stolen by `{thief}`"));
@@ -1200,14 +1250,40 @@ impl<'a> Interp<'a> {
                 span,
             );
         } else if o.origin.is_borrowed() {
-            self.report(
+            // Reported at the end of the block unless a `Py_INCREF` pays for it first.
+            o.unpaid_steal = match o.unpaid_steal.take() {
+                Some((at, first, n)) => Some((at, first, n + 1)),
+                None => Some((span, thief.into(), 1)),
+            };
+            o.escaped = true;
+            self.event(
                 st,
                 id,
-                FindingKind::ReleaseOfBorrowed {
-                    stolen_by: Some(thief.to_string()),
-                },
                 span,
+                format!("stolen by `{thief}` without a reference of its own"),
             );
+        }
+    }
+
+    /// Steals of borrowed references that no `Py_INCREF` paid for before the end of the
+    /// straight-line code (or before the object died): the container holds a reference
+    /// nobody took.
+    fn settle_unpaid_steals(&mut self, st: &mut State, only: Option<ObjId>) {
+        let ids: Vec<ObjId> = match only {
+            Some(id) => vec![id],
+            None => st.live_objs().collect(),
+        };
+        for id in ids {
+            if let Some((at, thief, _)) = st.obj_mut(id).unpaid_steal.take() {
+                self.report(
+                    st,
+                    id,
+                    FindingKind::ReleaseOfBorrowed {
+                        stolen_by: Some(thief.to_string()),
+                    },
+                    at,
+                );
+            }
         }
     }
 
@@ -1552,6 +1628,25 @@ impl<'a> Interp<'a> {
                 self.invalidate(st, Lender::Container(c), span, name);
             }
         }
+        if let (Resolved::Api(_), Callee::Named(n)) = (resolved, &call.callee)
+            && let Some(i) = containers::overwritten_arg(n)
+            && let Some(Value::Obj(c)) = call.args.get(i).map(|a| self.eval(st, a))
+        {
+            // The item overwritten may be one the container lent: its reference is now
+            // the caller's, which we cannot tell apart from the others.
+            let lent: Vec<ObjId> = st
+                .live_objs()
+                .filter(|&o| {
+                    matches!(st.obj(o).lender, Some(Lender::Container(l)) if st.identical(l, c) == Some(true))
+                        && st.obj(o).owned == 0
+                })
+                .collect();
+            for o in lent {
+                let o = st.obj_mut(o);
+                o.origin = OriginKind::Unknown;
+                o.lender = None;
+            }
+        }
         if runs_python {
             self.invalidate(st, Lender::AnyPythonCode, span, name);
         }
@@ -1720,6 +1815,7 @@ impl<'a> Interp<'a> {
             .filter(|id| !reachable[id.0 as usize])
             .collect();
         for &id in &dead {
+            self.settle_unpaid_steals(st, Some(id));
             self.check_leak(st, id, span);
             if let Some((at, place)) = st.obj(id).stored_unowned.clone()
                 && st.obj(id).origin.is_borrowed()
@@ -1908,7 +2004,11 @@ impl<'a> Interp<'a> {
         let mut held: Vec<(ObjId, String)> = st
             .env
             .iter()
-            .filter(|(p, _)| !matches!(p, Place::Local(_)) && !is_temp_place(self.body, p))
+            .filter(|(p, _)| {
+                !matches!(p, Place::Local(_))
+                    && !is_temp_place(self.body, p)
+                    && !self.local_array_elem(p)
+            })
             .filter_map(|(p, v)| match v {
                 Value::Obj(id) => Some((*id, self.body.place_name(p))),
                 _ => None,
@@ -2305,6 +2405,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         lender: None,
         invalidated: None,
         stored_unowned: None,
+        unpaid_steal: None,
         exc_link: None,
         fallible: false,
     }
@@ -2312,7 +2413,19 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
 
 fn derives_from(p: &Place, base: &Place) -> bool {
     match p {
-        Place::Field(b, _) | Place::Deref(b) => b.as_ref() == base || derives_from(b, base),
+        Place::Field(b, _) | Place::Deref(b) | Place::Elem(b, _) => {
+            b.as_ref() == base || derives_from(b, base)
+        }
+        _ => false,
+    }
+}
+
+/// A place reached through `a[i]` with an index the IR does not track
+/// (`descs[i].cls`): each iteration of a loop may write another one.
+fn through_index(p: &Place) -> bool {
+    match p {
+        Place::Deref(_) => true,
+        Place::Field(b, _) | Place::Elem(b, _) => through_index(b),
         _ => false,
     }
 }
@@ -2320,7 +2433,7 @@ fn derives_from(p: &Place, base: &Place) -> bool {
 fn is_temp_place(body: &Body, p: &Place) -> bool {
     match p {
         Place::Local(l) => body.local(*l).kind == LocalKind::Temp,
-        Place::Field(b, _) | Place::Deref(b) => is_temp_place(body, b),
+        Place::Field(b, _) | Place::Deref(b) | Place::Elem(b, _) => is_temp_place(body, b),
         Place::Global(_) => false,
     }
 }

@@ -109,6 +109,10 @@ pub struct Obj {
     /// Stored into a long-lived place (an object's field, a static) without a reference of
     /// its own: where, and the place. A later `Py_INCREF` settles it.
     pub stored_unowned: Option<(Span, Rc<str>)>,
+    /// A borrowed reference handed to a stealing call (`PyList_SET_ITEM(l, i, b)`) whose
+    /// `Py_INCREF` may still follow in the same straight-line code: where the first was, the
+    /// call, and how many references are owed.
+    pub unpaid_steal: Option<(Span, Rc<str>, u32)>,
 }
 
 #[derive(Clone, Debug)]
@@ -341,6 +345,7 @@ impl State {
                 o.consumed.is_some(),
                 o.invalidated.is_some(),
                 o.stored_unowned.is_some(),
+                o.unpaid_steal.as_ref().map(|u| u.2),
                 o.held_by_memory,
             )
                 .hash(&mut h);

@@ -36,8 +36,10 @@ pub enum Place {
     Global(String),
     /// `base->field` or `base.field`.
     Field(Box<Place>, String),
-    /// `*base` or `base[i]` (the index is not tracked).
+    /// `*base` or `base[i]` (the index is not tracked; `base[0]` too).
     Deref(Box<Place>),
+    /// `base[k]` with a constant index `k` other than 0.
+    Elem(Box<Place>, i64),
 }
 
 impl Place {
@@ -208,6 +210,7 @@ impl Body {
             Place::Global(name) => name.clone(),
             Place::Field(base, field) => format!("{}->{}", self.place_name(base), field),
             Place::Deref(base) => format!("{}[]", self.place_name(base)),
+            Place::Elem(base, k) => format!("{}[{k}]", self.place_name(base)),
         }
     }
 }

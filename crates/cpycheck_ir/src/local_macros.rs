@@ -48,6 +48,17 @@ impl LocalMacros {
         defines: impl IntoIterator<Item = DefineText<'a>>,
         skip: impl Fn(&str) -> bool,
     ) -> LocalMacros {
+        let defines: Vec<DefineText<'a>> = defines.into_iter().collect();
+        // Macros whose body is a block: statements, used without a `;` inside other bodies
+        // (Cython 3's `{ __PYX_MARK_ERR_POS(f, l) goto L; }`).
+        let statement_macros: std::collections::HashSet<&str> = defines
+            .iter()
+            .filter(|d| {
+                let body = d.body.trim();
+                d.params.is_some() && body.starts_with('{') && body.ends_with('}')
+            })
+            .map(|d| d.name)
+            .collect();
         let mut src = String::new();
         let mut names: Vec<(String, Option<Vec<String>>)> = Vec::new();
         let mut mentioned = HashMap::new();
@@ -70,7 +81,7 @@ impl LocalMacros {
             src.push_str(&format!(
                 "void __cpycheck_macro_{}(void) {{\n{}\n;}}\n",
                 names.len(),
-                d.body
+                separate_statement_macros(d.body, &statement_macros)
             ));
             names.push((d.name.to_string(), d.params.map(<[String]>::to_vec)));
         }
@@ -176,6 +187,79 @@ impl LocalMacros {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+}
+
+/// `STMT(a, b) goto L;` becomes `STMT(a, b); goto L;` when `STMT` is a statement macro:
+/// a use without a `;` followed by another statement, which C parsers reject.
+fn separate_statement_macros(
+    body: &str,
+    statement_macros: &std::collections::HashSet<&str>,
+) -> String {
+    let b = body.as_bytes();
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = String::with_capacity(body.len() + 4);
+    let mut last = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'"' || b[i] == b'\'' {
+            // Skip a literal.
+            let q = b[i];
+            i += 1;
+            while i < b.len() && b[i] != q {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            continue;
+        }
+        if !is_ident(b[i]) || (i > 0 && is_ident(b[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_ident(b[i]) {
+            i += 1;
+        }
+        if !statement_macros.contains(&body[start..i]) {
+            continue;
+        }
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if j >= b.len() || b[j] != b'(' {
+            continue;
+        }
+        let mut depth = 0usize;
+        while j < b.len() {
+            match b[j] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        if j >= b.len() {
+            break;
+        }
+        let close = j + 1;
+        let mut k = close;
+        while k < b.len() && b[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if k < b.len() && (is_ident(b[k]) || b[k] == b'{') {
+            out.push_str(&body[last..close]);
+            out.push(';');
+            last = close;
+        }
+        i = close;
+    }
+    out.push_str(&body[last..]);
+    out
 }
 
 impl LocalMacro {
@@ -309,7 +393,12 @@ impl Subst<'_> {
             },
             ExprKind::Member { base, field, arrow } => ExprKind::Member {
                 base: b(base),
-                field: field.clone(),
+                // `s.member` with `member` a parameter names the field the argument names
+                // (numpy's `INTERN_STRING(array, "__array__")`).
+                field: match self.map.get(field.as_str()).map(|a| &a.kind) {
+                    Some(ExprKind::Ident(name)) => name.clone(),
+                    _ => field.clone(),
+                },
                 arrow: *arrow,
             },
             ExprKind::Index { base, index } => ExprKind::Index {

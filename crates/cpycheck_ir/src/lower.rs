@@ -256,7 +256,7 @@ impl Lowerer<'_, '_> {
                     let id = self.declare(&d.name, d.ty.clone(), LocalKind::Var);
                     if let Some(init) = &d.init {
                         if d.ty.array {
-                            let _ = self.operand(init);
+                            self.array_init(id, init);
                         } else {
                             self.assign_expr(Place::Local(id), init, d.span);
                         }
@@ -399,6 +399,31 @@ impl Lowerer<'_, '_> {
                 self.scopes.push(HashMap::new());
                 for st in stmts {
                     self.stmt(st);
+                }
+                // The block's arrays die here: what their elements held is forgotten (and
+                // an owned reference only they held is lost).
+                let mut arrays: Vec<LocalId> = self
+                    .scopes
+                    .last()
+                    .into_iter()
+                    .flat_map(|scope| scope.values())
+                    .filter_map(|p| p.as_local())
+                    .filter(|l| self.locals[l.0 as usize].ty.array)
+                    .collect();
+                arrays.sort();
+                if !arrays.is_empty() && self.blocks[self.current.0 as usize].term.is_none() {
+                    // At the closing brace.
+                    let end = Span::new(s.span.end.saturating_sub(1) as usize, s.span.end as usize);
+                    for a in arrays {
+                        self.emit(
+                            StatementKind::Assign {
+                                dest: Place::Local(a),
+                                value: Rvalue::Use(Operand::Other),
+                            },
+                            end,
+                        );
+                    }
+                    self.end_statement(end);
                 }
                 self.scopes.pop();
             }
@@ -693,6 +718,40 @@ impl Lowerer<'_, '_> {
         );
     }
 
+    /// `T a[] = {x, y, ...}`: each item is stored into its element (`PyObject *vargs[] =
+    /// {NULL, PyLong_FromLong(n)}`, released later as `vargs[1]`). A list with designators
+    /// (`[2] = x`) or nested lists, or without a call, is only evaluated.
+    fn array_init(&mut self, array: LocalId, init: &Expr) {
+        let ExprKind::InitList(items) = &init.kind else {
+            let _ = self.operand(init);
+            return;
+        };
+        let designated = items.iter().any(|it| {
+            let before = self.cx.source.get(..it.span.start as usize).unwrap_or("");
+            matches!(it.kind, ExprKind::InitList(_)) || before.trim_end().ends_with('=')
+        });
+        // A list that only copies values creates no reference: nothing to follow through
+        // the elements (Cython's `PyObject *__pyx_callargs[3] = {t4, t3, s}`).
+        let creates = items.iter().any(|it| match &it.strip_casts().kind {
+            // `Py_TYPE(o)` and the other macros of the table read, they do not create.
+            ExprKind::Call { callee, .. } => callee.as_ident().and_then(lookup_macro).is_none(),
+            _ => false,
+        });
+        if designated || !creates {
+            let _ = self.operand(init);
+            return;
+        }
+        for (k, it) in items.iter().enumerate() {
+            // `a[0]` is the place `*a`, as everywhere else.
+            let base = Box::new(Place::Local(array));
+            let dest = match k {
+                0 => Place::Deref(base),
+                k => Place::Elem(base, k as i64),
+            };
+            self.assign_expr(dest, it, it.span);
+        }
+    }
+
     fn place(&mut self, e: &Expr) -> Option<Place> {
         match &e.kind {
             ExprKind::Ident(name) => {
@@ -733,9 +792,15 @@ impl Lowerer<'_, '_> {
                 Some(Place::Field(Box::new(base_place), field.clone()))
             }
             ExprKind::Index { base, index } => {
-                let _ = self.operand(index);
-                let base_place = self.place_or_temp(base);
-                Some(Place::Deref(Box::new(base_place)))
+                let k = match self.operand(index) {
+                    Operand::Int(k) if k != 0 => Some(k),
+                    _ => None,
+                };
+                let base_place = Box::new(self.place_or_temp(base));
+                Some(match k {
+                    Some(k) => Place::Elem(base_place, k),
+                    None => Place::Deref(base_place),
+                })
             }
             ExprKind::Unary {
                 op: UnOp::Deref,

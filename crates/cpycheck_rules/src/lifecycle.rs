@@ -168,7 +168,7 @@ fn root_local(p: &Place) -> Option<LocalId> {
     for _ in 0..16 {
         match cur {
             Place::Local(id) => return Some(*id),
-            Place::Field(inner, _) | Place::Deref(inner) => cur = inner,
+            Place::Field(inner, _) | Place::Deref(inner) | Place::Elem(inner, _) => cur = inner,
             Place::Global(_) => return None,
         }
     }

@@ -176,3 +176,126 @@ released_by_singleton_name_unknown(PyObject *self, PyObject *from)
     }
     return meth;
 }
+
+/* The reverse: a release of the unknown result, after a test that it is None, is not a
+ * release of the reference to None the function took (Cython's `__Pyx_XDECREF_SET(k, t)`
+ * after `t == Py_None` was tested). */
+static PyObject *
+unknown_released_after_none_test(PyObject *self, PyObject *from)
+{
+    PyObject *t = casting_impl(from);
+    PyObject *v;
+    if (t == NULL)
+        return NULL;
+    if (t != Py_None) {
+        Py_DECREF(t);
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(Py_None);
+    v = Py_None;
+    Py_DECREF(t);
+    cpycheck_reveal(v); // revealed: owned(1) non-null
+    return v;
+}
+
+/* A borrowed item handed to a stealing macro, then increfed in the same straight-line code
+ * (Cython's __Pyx_PEP560_update_bases, numpy's `PyTuple_SET_ITEM(state, 3, Py_None);
+ * Py_INCREF(Py_None);`): the reference the steal needed. */
+static PyObject *
+copy_bases(PyObject *bases, Py_ssize_t n)
+{
+    PyObject *list = PyList_New(n);
+    Py_ssize_t j;
+    if (list == NULL)
+        return NULL;
+    for (j = 0; j < n; j++) {
+        PyObject *base = PyTuple_GET_ITEM(bases, j);
+        PyList_SET_ITEM(list, j, base);
+        Py_INCREF(base);
+        cpycheck_reveal(base); // revealed: borrowed non-null
+    }
+    return list;
+}
+
+/* An item replaced in place: the list's reference to the old item is now the function's
+ * (Cython's __Pyx_SetItemInt_Fast). */
+static int
+set_item_fast(PyObject *list, Py_ssize_t i, PyObject *v)
+{
+    PyObject *old = PyList_GET_ITEM(list, i);
+    Py_INCREF(v);
+    PyList_SET_ITEM(list, i, v);
+    cpycheck_reveal(old); // revealed: unknown non-null
+    Py_DECREF(old);
+    return 1;
+}
+
+/* A field set to the object it already holds, the old value released through a temporary
+ * (Cython's `__Pyx_DECREF_SET(scope->x, Py_None)` when `scope->x` is already None). */
+static PyObject *
+reset_to_none(Scope *scope, int again)
+{
+    PyObject *tmp;
+    Py_INCREF(Py_None);
+    scope->name = Py_None;
+    if (again) {
+        Py_INCREF(Py_None);
+        tmp = scope->name;
+        scope->name = Py_None;
+        Py_DECREF(tmp);
+    }
+    cpycheck_reveal(scope->name); // revealed: borrowed non-null
+    Py_RETURN_NONE;
+}
+
+/* A singleton stored into a field, later put in a tuple with a reference of its own, then
+ * the field released: the field's reference, not the one the tuple stole (aiohttp's
+ * `self->_compressed = Py_True`). */
+static PyObject *
+flag_and_tuple(Scope *self)
+{
+    PyObject *t = PyTuple_New(1);
+    if (t == NULL)
+        return NULL;
+    Py_INCREF(Py_True);
+    self->name = Py_True;
+    Py_INCREF(Py_True);
+    PyTuple_SET_ITEM(t, 0, Py_True);
+    Py_DECREF(self->name);
+    self->name = t;
+    cpycheck_reveal(t); // revealed: unknown non-null
+    Py_RETURN_NONE;
+}
+
+/* Two steals of the same borrowed object, then both references taken (numpy's
+ * arraydescr_reduce). */
+static PyObject *
+two_nones(void)
+{
+    PyObject *state = PyTuple_New(2);
+    if (state == NULL)
+        return NULL;
+    PyTuple_SET_ITEM(state, 0, Py_None);
+    PyTuple_SET_ITEM(state, 1, Py_None);
+    Py_INCREF(Py_None);
+    Py_INCREF(Py_None);
+    cpycheck_reveal(Py_None); // revealed: borrowed non-null
+    return state;
+}
+
+/* Cython 3's error exit: a statement macro used inside another one without a `;`. */
+#define __PYX_MARK_ERR_POS(f_index, lineno) \
+    { __pyx_lineno = lineno; (void)__pyx_lineno; }
+#define __PYX_ERR(f_index, lineno, Ln_error) \
+    { __PYX_MARK_ERR_POS(f_index, lineno) goto Ln_error; }
+
+static PyObject *
+cy3_error_exit(PyObject *o)
+{
+    int __pyx_lineno = 0;
+    PyObject *t = PyObject_Str(o); if (!t) __PYX_ERR(0, 1, __pyx_L1_error)
+    cpycheck_reveal(t); // revealed: owned(1) non-null
+    return t;
+__pyx_L1_error:
+    return NULL;
+}

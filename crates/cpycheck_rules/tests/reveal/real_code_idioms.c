@@ -156,3 +156,61 @@ static PyMethodDef methods[] = {
     {"opaque_statement", opaque_statement, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
+
+/* A macro parameter used as a field name: each use stores into the field its argument
+ * names (numpy's `INTERN_STRING(array, "__array__")`). */
+static struct {
+    PyObject *first;
+    PyObject *second;
+} interned;
+
+#define INTERN(member, text)                                 \
+    interned.member = PyUnicode_InternFromString(text);     \
+    if (interned.member == NULL) {                           \
+        return -1;                                           \
+    }
+
+static int
+intern_two(void)
+{
+    INTERN(first, "first");
+    INTERN(second, "second");
+    cpycheck_reveal(interned.first); // revealed: unknown non-null
+    return 0;
+}
+
+/* New references created in an array initialiser and released through the elements
+ * (apsw's `PyObject *vargs[] = {NULL, self, PyUnicode_FromString(name)}`). */
+static PyObject *
+call_with_name(PyObject *self, PyObject *meth, const char *name, long flag)
+{
+    PyObject *res = NULL;
+    PyObject *vargs[] = {NULL, self, PyUnicode_FromString(name), PyBool_FromLong(flag)};
+    cpycheck_reveal(vargs[2]); // revealed: owned(1) maybe-null
+    if (vargs[2] && vargs[3])
+        res = PyObject_VectorcallMethod(meth, vargs + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_XDECREF(vargs[2]);
+    Py_XDECREF(vargs[3]);
+    return res;
+}
+
+/* A field of an array element written in a loop: each iteration writes another element,
+ * so the previous value is not taken back (apsw's `exc_descriptors[i].cls = obj`). */
+static struct {
+    const char *name;
+    PyObject *cls;
+} descs[] = {{"A", NULL}, {"B", NULL}, {NULL, NULL}};
+
+static int
+make_classes(PyObject *m)
+{
+    int i;
+    for (i = 0; descs[i].name; i++) {
+        PyObject *obj = PyErr_NewException("mod.E", NULL, NULL);
+        if (!obj)
+            return -1;
+        descs[i].cls = obj;
+        cpycheck_reveal(obj); // revealed: unknown non-null
+    }
+    return 0;
+}
