@@ -38,6 +38,9 @@ pub enum DebugCommand {
     /// The contract of every function: inferred from its body, or declared
     #[command(name = "dump-summaries")]
     Summaries(DebugArgs),
+    /// The package headers whose macros the file reads, and those that could not be read
+    #[command(name = "dump-headers")]
+    Headers(DebugArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +51,10 @@ pub struct DebugArgs {
     /// Target Python version (`X.Y`) for `#if PY_VERSION_HEX`
     #[arg(long, value_name = "X.Y", default_value = "3.13", value_parser = parse_python_version)]
     pub python_version: (u8, u8),
+
+    /// Do not read the macros of the package's headers
+    #[arg(long)]
+    pub no_headers: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +110,11 @@ pub struct CheckArgs {
     /// Print diagnostics and errors only, without the summary or a progress bar
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Do not read the macros of the package's own headers: analyse each file with the
+    /// macros it defines itself (and the Python API's) only
+    #[arg(long)]
+    pub no_headers: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -10,6 +10,7 @@ use cpycheck_rules::{ExternalSummaries, FileExports, Settings};
 use ignore::WalkBuilder;
 use rayon::prelude::*;
 
+use crate::headers::HeaderCache;
 use crate::isolation;
 use crate::progress::Progress;
 
@@ -28,8 +29,16 @@ const STACK_SIZE: usize = 64 * 1024 * 1024;
 /// A file to analyse, or a path that could not be searched.
 #[derive(Debug)]
 enum Input {
-    File { display: String, path: PathBuf },
-    Error { display: String, message: String },
+    /// `base`: the command-line folder it was found under, or its own folder.
+    File {
+        display: String,
+        path: PathBuf,
+        base: PathBuf,
+    },
+    Error {
+        display: String,
+        message: String,
+    },
 }
 
 impl Input {
@@ -50,9 +59,17 @@ pub struct Outcome {
     pub suppressed: usize,
 }
 
-/// Analyses every file under `paths` that `resolved` does not exclude.
-pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progress) -> Outcome {
+/// Analyses every file under `paths` that `resolved` does not exclude. With `headers`, the
+/// macros of the package headers a file includes join the file's (see `headers.rs`).
+pub fn check_paths(
+    paths: &[PathBuf],
+    resolved: &Arc<Resolved>,
+    progress: &Progress,
+    headers: bool,
+) -> Outcome {
     let inputs = collect_inputs(paths, resolved);
+    let cache = headers.then(HeaderCache::default);
+    let cache = cache.as_ref();
     progress.start(inputs.len());
     let panic_on = std::env::var(TEST_PANIC_ENV).ok().filter(|s| !s.is_empty());
     let settings = &resolved.settings;
@@ -63,7 +80,8 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
             .par_iter()
             .map(|input| {
                 let start = std::time::Instant::now();
-                let (mut report, exports) = analyse(input, settings, &none, panic_on.as_deref());
+                let (mut report, exports) =
+                    analyse(input, settings, &none, cache, panic_on.as_deref());
                 if timings {
                     report.elapsed = Some(start.elapsed());
                 }
@@ -81,7 +99,8 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
                 let mut report =
                     if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
                         let start = std::time::Instant::now();
-                        let mut again = analyse(input, settings, &external, panic_on.as_deref()).0;
+                        let mut again =
+                            analyse(input, settings, &external, cache, panic_on.as_deref()).0;
                         again.elapsed = report.elapsed.map(|first| first + start.elapsed());
                         again
                     } else {
@@ -146,6 +165,7 @@ fn collect_inputs(paths: &[PathBuf], resolved: &Arc<Resolved>) -> Vec<Input> {
             Ok(_) => inputs.push(Input::File {
                 display,
                 path: path.clone(),
+                base: path.parent().map_or_else(PathBuf::new, Path::to_path_buf),
             }),
             Err(err) => {
                 let message = if path.symlink_metadata().is_ok() {
@@ -182,6 +202,7 @@ fn walk(root: &Path, resolved: &Arc<Resolved>, inputs: &mut Vec<Input>) {
                     inputs.push(Input::File {
                         display: display_path(entry.path()),
                         path: entry.into_path(),
+                        base: root.to_path_buf(),
                     });
                 }
             }
@@ -229,10 +250,15 @@ fn analyse(
     input: &Input,
     settings: &Settings,
     external: &ExternalSummaries,
+    headers: Option<&HeaderCache>,
     panic_on: Option<&str>,
 ) -> (FileReport, FileExports) {
-    let (display, path) = match input {
-        Input::File { display, path } => (display, path),
+    let (display, path, base) = match input {
+        Input::File {
+            display,
+            path,
+            base,
+        } => (display, path, base),
         Input::Error { display, message } => {
             return (
                 error_report(display, message.clone()),
@@ -258,12 +284,24 @@ fn analyse(
         if panic_on.is_some_and(|needle| display.contains(needle)) {
             panic!("{TEST_PANIC_ENV} matched this file");
         }
-        match companion_pxd(path) {
-            Some(pxd) => (
+        if let Some(pxd) = companion_pxd(path) {
+            return (
                 cpycheck_rules::check_cython_module(display, &bytes, Some(&pxd)),
                 FileExports::default(),
+            );
+        }
+        match headers {
+            Some(cache) => {
+                let includes = cache.for_file(path, base);
+                cpycheck_rules::check_file_with(display, &bytes, settings, external, &includes)
+            }
+            None => cpycheck_rules::check_file_with(
+                display,
+                &bytes,
+                settings,
+                external,
+                &cpycheck_source::NoIncludes,
             ),
-            None => cpycheck_rules::check_file_with(display, &bytes, settings, external),
         }
     });
     match result {

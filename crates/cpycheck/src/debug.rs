@@ -1,36 +1,68 @@
-//! `cpycheck debug dump-tree|dump-model|dump-cfg FILE`: the intermediate stages, for one file.
+//! `cpycheck debug dump-tree|dump-model|dump-cfg|dump-summaries|dump-headers FILE`: the
+//! intermediate stages, for one file.
 
-use cpycheck_source::{PrepOptions, prepare};
+use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::args::{DebugArgs, DebugCommand};
+use cpycheck_source::{Includes, NoIncludes, PrepOptions, prepare_with};
+
+use crate::args::DebugCommand;
+use crate::headers::HeaderCache;
 
 /// Runs a debug command; the error is a message for the user.
 pub fn run(command: &DebugCommand) -> Result<String, String> {
-    if let DebugCommand::Cfg(args) | DebugCommand::Summaries(args) = command {
-        let display = args.file.display();
-        let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
-        let settings = cpycheck_rules::Settings {
-            python_version: args.python_version,
-            ..cpycheck_rules::Settings::default()
-        };
-        return Ok(if matches!(command, DebugCommand::Cfg(_)) {
-            cpycheck_rules::dump_cfg(&bytes, &settings)
-        } else {
-            cpycheck_rules::dump_summaries(&bytes, &settings)
-        });
-    }
-    let (args, stage): (&DebugArgs, fn(&str) -> String) = match command {
-        DebugCommand::Cfg(_) | DebugCommand::Summaries(_) => unreachable!("handled above"),
-        DebugCommand::Tree(args) => (args, cpycheck_syntax::dump_tree),
-        DebugCommand::Model(args) => (args, |text| {
-            cpycheck_syntax::dump_model(&cpycheck_syntax::parse(text))
-        }),
+    let args = match command {
+        DebugCommand::Tree(args)
+        | DebugCommand::Model(args)
+        | DebugCommand::Cfg(args)
+        | DebugCommand::Summaries(args)
+        | DebugCommand::Headers(args) => args,
     };
     let display = args.file.display();
     let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
+    let cache = HeaderCache::default();
+    let base = args.file.parent().unwrap_or(Path::new(""));
+    let file_includes = cache.for_file(&args.file, base);
+    let includes: &dyn Includes = if args.no_headers {
+        &NoIncludes
+    } else {
+        &file_includes
+    };
+    let settings = cpycheck_rules::Settings {
+        python_version: args.python_version,
+        ..cpycheck_rules::Settings::default()
+    };
+    match command {
+        DebugCommand::Cfg(_) => return Ok(cpycheck_rules::dump_cfg(&bytes, &settings, includes)),
+        DebugCommand::Summaries(_) => {
+            return Ok(cpycheck_rules::dump_summaries(&bytes, &settings, includes));
+        }
+        _ => {}
+    }
     let options = PrepOptions {
         python_version: args.python_version,
     };
-    let prepared = prepare(&bytes, &options).map_err(|e| format!("{display}: {e}"))?;
-    Ok(stage(&prepared.text))
+    let prepared =
+        prepare_with(&bytes, &options, includes).map_err(|e| format!("{display}: {e}"))?;
+    Ok(match command {
+        DebugCommand::Tree(_) => cpycheck_syntax::dump_tree(&prepared.text),
+        DebugCommand::Model(_) => {
+            cpycheck_syntax::dump_model(&cpycheck_syntax::parse(&prepared.text))
+        }
+        _ => {
+            let mut out = String::new();
+            for h in &prepared.headers {
+                let n = prepared
+                    .defines
+                    .iter()
+                    .filter(|d| d.header.as_ref() == Some(h))
+                    .count();
+                let _ = writeln!(out, "{} ({n} macros)", h.display());
+            }
+            for note in cache.notes() {
+                let _ = writeln!(out, "not read: {note}");
+            }
+            out
+        }
+    })
 }

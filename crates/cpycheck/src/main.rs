@@ -7,6 +7,7 @@
 mod args;
 mod check;
 mod debug;
+mod headers;
 mod isolation;
 mod output;
 mod progress;
@@ -68,7 +69,7 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     };
     isolation::install_panic_hook();
     let progress = progress::Progress::new(std::io::stderr().is_terminal() && !args.quiet);
-    let outcome = check::check_paths(&args.paths, &resolved, &progress);
+    let outcome = check::check_paths(&args.paths, &resolved, &progress, !args.no_headers);
     let reports = outcome.reports;
     let stats = RunStats {
         suppressed: outcome.suppressed,

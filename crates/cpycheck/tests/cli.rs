@@ -1585,3 +1585,164 @@ fn unused_suppressions_are_reported_when_asked() {
         rule.stdout
     );
 }
+
+// ---- the package's own headers ----------------------------------------------------------
+
+/// An error macro of the package: it raises and returns, so the path ends there.
+const ERRORS_H: &str = "#ifndef ERRORS_H\n#define ERRORS_H\n#include \"limits_.h\"\n#define RAISE_MSG(msg) do { \\\n    PyErr_SetString(PyExc_RuntimeError, (msg)); \\\n    return NULL; \\\n} while (0)\n#endif\n";
+
+/// Used from a nested include: `FAIL_IF_NULL` returns.
+const LIMITS_H: &str = "#define FAIL_IF_NULL(x) if ((x) == NULL) return NULL\n";
+
+/// `RAISE_MSG` is a false positive (CPY102) unless it is known to return; `FAIL_IF_NULL`
+/// hides a leak unless it is known to return.
+const USES_HEADERS_C: &str = r#"#include <Python.h>
+#include "errors.h"
+#include <pkg/api.h>
+#include "common.h"
+
+static PyObject *
+pair(PyObject *module, PyObject *args)
+{
+    PyObject *a = PyList_New(0);
+    if (a == NULL)
+        return NULL;
+    PyObject *b = PyList_New(0);
+    if (b == NULL) {
+        Py_DECREF(a);
+        RAISE_MSG("no list");
+    }
+    PyObject *r = PyTuple_Pack(2, a, b);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return r;
+}
+
+static PyObject *
+make(PyObject *module, PyObject *arg)
+{
+    PyObject *list = PyList_New(0);
+    FAIL_IF_NULL(list);
+    PyObject *item = PyObject_Str(arg);
+    FAIL_IF_NULL(item);
+    if (PyList_Append(list, item) < 0) {
+        Py_DECREF(item);
+        Py_DECREF(list);
+        return NULL;
+    }
+    Py_DECREF(item);
+    API_RETURN(list);
+}
+"#;
+
+/// A project: `setup.py` at the root, the module in `src/`, headers beside it, in the
+/// root's `include/` (angled include) and in a sibling folder (found by its unique name).
+fn header_project() -> TempDir {
+    let dir = TempDir::new("headers");
+    dir.write("setup.py", "");
+    dir.write("src/mod.c", USES_HEADERS_C);
+    dir.write("src/errors.h", ERRORS_H);
+    dir.write("src/limits_.h", LIMITS_H);
+    dir.write("include/pkg/api.h", "#define API_RETURN(x) return (x)\n");
+    dir.write("src/common/common.h", "#define COMMON 1\n");
+    dir
+}
+
+fn concise_lines(run: &Run) -> Vec<String> {
+    run.stdout
+        .lines()
+        .filter(|l| l.contains(": warning: "))
+        .map(|l| {
+            l.split(": warning: ").next().unwrap().to_string() + " " + &l[l.rfind('[').unwrap()..]
+        })
+        .collect()
+}
+
+#[test]
+fn macros_of_the_package_headers_are_read() {
+    let dir = header_project();
+    let with = run(dir.path(), &["check", "--format", "concise", "src/mod.c"]);
+    assert_eq!(
+        concise_lines(&with),
+        ["src/mod.c:29:5 [CPY101]"],
+        "{}",
+        with.stdout
+    );
+    // Each file alone: the leak is hidden and `RAISE_MSG` looks like it lets `a` be used
+    // after its release.
+    let alone = run(
+        dir.path(),
+        &["check", "--no-headers", "--format", "concise", "src/mod.c"],
+    );
+    let lines = concise_lines(&alone);
+    assert!(
+        lines.iter().any(|l| l.ends_with("[CPY102]")),
+        "{}",
+        alone.stdout
+    );
+    assert!(
+        !lines.iter().any(|l| l.ends_with("[CPY101]")),
+        "{}",
+        alone.stdout
+    );
+    // The same when the folder is analysed (the headers are analysed too, and nothing
+    // else changes).
+    let walked = run(dir.path(), &["check", "--format", "concise", "."]);
+    assert_eq!(
+        concise_lines(&walked),
+        ["src/mod.c:29:5 [CPY101]"],
+        "{}",
+        walked.stdout
+    );
+
+    let headers = run(dir.path(), &["debug", "dump-headers", "src/mod.c"]);
+    assert_eq!(headers.code, 0, "{}", headers.stderr);
+    let read: Vec<&str> = headers
+        .stdout
+        .lines()
+        .map(|l| l.split(" (").next().unwrap())
+        .collect();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let expected: Vec<String> = [
+        "src/errors.h",
+        "src/limits_.h",
+        "include/pkg/api.h",
+        "src/common/common.h",
+    ]
+    .iter()
+    .map(|p| root.join(p).display().to_string())
+    .collect();
+    assert_eq!(read, expected, "{}", headers.stdout);
+}
+
+#[test]
+fn headers_outside_the_project_or_unusable_are_not_read() {
+    let dir = header_project();
+    // Outside the project root (the folder with `setup.py`): not read.
+    dir.write("../outside-headers-test.h", "#define OUTSIDE 1\n");
+    dir.write(
+        "src/more.c",
+        "#include \"../../outside-headers-test.h\"\n#include \"binary.h\"\n#include \"latin1.h\"\n#include \"errors.h\"\nint f(void) { return 0; }\n",
+    );
+    dir.write("src/binary.h", b"#define BIN 1\n\0");
+    dir.write("src/latin1.h", b"#define LATIN \"\xe9\"\n");
+    let headers = run(dir.path(), &["debug", "dump-headers", "src/more.c"]);
+    let _ = std::fs::remove_file(dir.path().join("../outside-headers-test.h"));
+    assert_eq!(headers.code, 0, "{}", headers.stderr);
+    let out = &headers.stdout;
+    assert!(!out.contains("outside-headers-test.h"), "{out}");
+    assert!(out.contains("errors.h (2 macros)"), "{out}");
+    assert!(
+        out.contains("not read: ") && out.contains("binary.h: not a text file"),
+        "{out}"
+    );
+    assert!(out.contains("latin1.h: not valid UTF-8"), "{out}");
+    // The file is analysed all the same.
+    let check = run(dir.path(), &["check", "--format", "json", "src/more.c"]);
+    let json = check.json();
+    assert_eq!(
+        json["statistics"]["files"][0]["functions_analyzed"], 1,
+        "{}",
+        check.stdout
+    );
+}

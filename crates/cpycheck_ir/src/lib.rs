@@ -8,5 +8,5 @@ mod local_macros;
 mod lower;
 
 pub use ir::*;
-pub use local_macros::{DefineText, LocalMacro, LocalMacros};
+pub use local_macros::{DefineText, LocalMacro, LocalMacros, UndefText};
 pub use lower::{LowerContext, OPAQUE_CALLEE, is_object_type, lower_function};

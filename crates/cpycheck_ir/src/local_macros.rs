@@ -7,6 +7,10 @@
 //! bodies of a file in one parse) and expanded at its uses by substituting the arguments;
 //! every node of an expansion carries the span of the use, so findings point at the user's
 //! text.
+//!
+//! The macros of the package headers the file includes are here too, placed at their
+//! `#include`. A use sees the last definition before it, as in C: a file's own `#define`
+//! after the `#include` wins over the header's, and an `#undef` ends a definition.
 
 use cpycheck_syntax::{Expr, ExprKind, Function, Span, Stmt, StmtKind};
 use std::collections::{HashMap, HashSet};
@@ -14,12 +18,26 @@ use std::collections::{HashMap, HashSet};
 /// How deep macros are followed through the macros their bodies use.
 const MAX_NESTING: usize = 16;
 
-/// A file-level `#define`, as source prep found it.
+/// A file-level `#define` (or one of an included header), as source prep found it.
 pub struct DefineText<'a> {
     pub name: &'a str,
     pub params: Option<&'a [String]>,
     pub body: &'a str,
+    /// The offset from which it is defined: its directive, or the `#include` that brought it.
+    pub at: usize,
 }
+
+/// An `#undef`, as source prep found it.
+pub struct UndefText<'a> {
+    pub name: &'a str,
+    /// The offset from which the name is undefined.
+    pub at: usize,
+    /// How many of the defines given to [`LocalMacros::new`] precede it.
+    pub after: usize,
+}
+
+/// A macro's parameters (`None`: object-like) and body, as text.
+type MacroText = (Option<Vec<String>>, String);
 
 /// A macro whose body parsed as statements.
 #[derive(Clone, Debug)]
@@ -31,13 +49,18 @@ pub struct LocalMacro {
 /// The expandable macros of one file, by name.
 #[derive(Clone, Debug, Default)]
 pub struct LocalMacros {
-    map: HashMap<String, LocalMacro>,
+    /// Each name's definitions in order, by the offset where each starts: `None` for an
+    /// `#undef` or a definition that cannot be expanded.
+    map: HashMap<String, Vec<(usize, Option<LocalMacro>)>>,
     /// The names every macro's body mentions (all macros, expandable or not), for opaque
     /// statements that use them.
     names: HashMap<String, Vec<String>>,
     /// Macros whose expansion holds control flow (`return`, `goto`, ...), directly or
     /// through the macros they use.
     control_flow: HashSet<String>,
+    /// The parameters and bodies of macros with control flow as text, by the offset where
+    /// each starts (`None`: undefined there), for statements that parse only once expanded.
+    texts: HashMap<String, Vec<(usize, Option<MacroText>)>>,
 }
 
 impl LocalMacros {
@@ -46,6 +69,7 @@ impl LocalMacros {
     /// statements or use `#`/`##`.
     pub fn new<'a>(
         defines: impl IntoIterator<Item = DefineText<'a>>,
+        undefs: impl IntoIterator<Item = UndefText<'a>>,
         skip: impl Fn(&str) -> bool,
     ) -> LocalMacros {
         let defines: Vec<DefineText<'a>> = defines.into_iter().collect();
@@ -61,22 +85,42 @@ impl LocalMacros {
             .collect();
         let mut src = String::new();
         let mut names: Vec<(String, Option<Vec<String>>)> = Vec::new();
-        let mut mentioned = HashMap::new();
+        let mut mentioned: HashMap<String, Vec<String>> = HashMap::new();
         let mut control_flow = HashSet::new();
+        // (offset, order, name, index into `names` of an expandable body)
+        let mut events: Vec<(usize, usize, String, Option<usize>)> = Vec::new();
+        let mut text_events: Vec<(usize, usize, String, Option<MacroText>)> = Vec::new();
+        let mut count = 0;
         for d in defines {
+            count += 1;
+            let order = 2 * count;
             let m = cpycheck_syntax::mentions(d.body);
             if m.control_flow {
                 control_flow.insert(d.name.to_string());
             }
             if !m.names.is_empty() {
-                mentioned.insert(d.name.to_string(), m.names);
+                mentioned
+                    .entry(d.name.to_string())
+                    .or_default()
+                    .extend(m.names);
             }
-            if d.body.trim().is_empty() || d.body.contains('#') || skip(d.name) {
+            if skip(d.name) {
                 continue;
             }
-            if d.params.is_some_and(|p| p.iter().any(|p| p == "...")) {
+            text_events.push((
+                d.at,
+                order,
+                d.name.to_string(),
+                Some((d.params.map(<[String]>::to_vec), d.body.to_string())),
+            ));
+            if d.body.trim().is_empty()
+                || d.body.contains('#')
+                || d.params.is_some_and(|p| p.iter().any(|p| p == "..."))
+            {
+                events.push((d.at, order, d.name.to_string(), None));
                 continue;
             }
+            events.push((d.at, order, d.name.to_string(), Some(names.len())));
             // Each body becomes the body of a synthetic function; one parse for the file.
             src.push_str(&format!(
                 "void __cpycheck_macro_{}(void) {{\n{}\n;}}\n",
@@ -85,7 +129,14 @@ impl LocalMacros {
             ));
             names.push((d.name.to_string(), d.params.map(<[String]>::to_vec)));
         }
-        let mut map = HashMap::new();
+        for u in undefs {
+            // After the `after`-th define, before the next one.
+            events.push((u.at, 2 * u.after + 1, u.name.to_string(), None));
+            text_events.push((u.at, 2 * u.after + 1, u.name.to_string(), None));
+        }
+        events.sort_by_key(|e| (e.0, e.1));
+        text_events.sort_by_key(|e| (e.0, e.1));
+        let mut map: HashMap<String, Vec<(usize, Option<LocalMacro>)>> = HashMap::new();
         // Control flow through the macros a body uses (bounded: it only grows).
         for _ in 0..MAX_NESTING {
             let more: Vec<String> = mentioned
@@ -100,14 +151,19 @@ impl LocalMacros {
             }
             control_flow.extend(more);
         }
-        if names.is_empty() {
-            return LocalMacros {
-                map,
-                names: mentioned,
-                control_flow,
-            };
+        let mut texts: HashMap<String, Vec<(usize, Option<MacroText>)>> = HashMap::new();
+        for (at, _, name, text) in text_events {
+            // Only macros with control flow: the others never make a function skipped.
+            if control_flow.contains(&name) || texts.contains_key(&name) {
+                texts.entry(name).or_default().push((at, text));
+            }
         }
-        let model = cpycheck_syntax::parse(&src);
+        let mut parsed: Vec<Option<LocalMacro>> = vec![None; names.len()];
+        let model = if names.is_empty() {
+            cpycheck_syntax::FileModel::default()
+        } else {
+            cpycheck_syntax::parse(&src)
+        };
         for f in model.functions {
             let Some(i) = f
                 .name
@@ -119,7 +175,7 @@ impl LocalMacros {
             if f.has_errors || f.opaque_regions > 0 || i >= names.len() {
                 continue;
             }
-            let (name, params) = names[i].clone();
+            let params = names[i].1.clone();
             let mut body = f.body;
             // Drop the `;` we appended.
             while matches!(body.last().map(|s| &s.kind), Some(StmtKind::Empty)) {
@@ -128,18 +184,122 @@ impl LocalMacros {
             if body.is_empty() {
                 continue;
             }
-            map.insert(name, LocalMacro { params, body });
+            parsed[i] = Some(LocalMacro { params, body });
         }
+        for (at, _, name, index) in events {
+            let m = index.and_then(|i| parsed[i].take());
+            let timeline = map.entry(name).or_default();
+            // Only an expandable definition is worth a lookup.
+            if m.is_some() || !timeline.is_empty() {
+                timeline.push((at, m));
+            }
+        }
+        map.retain(|_, timeline| timeline.iter().any(|(_, m)| m.is_some()));
         LocalMacros {
             map,
             names: mentioned,
             control_flow,
+            texts,
         }
     }
 
-    /// Whether an opaque statement of `f` uses a macro whose expansion holds control flow:
-    /// then its parse error is not confined to the statement, and `f` is not analysed.
-    pub fn opaque_hides_control_flow(&self, f: &Function) -> bool {
+    /// The statement `text` (at `at`) with the macros that hold control flow replaced by
+    /// their bodies, when that makes it parse: `ARG_OPTIONAL ARG_bool(x);` with `#define
+    /// ARG_OPTIONAL if (...) goto done; else`, or `EPILOG(NULL, usage, );` with an empty
+    /// argument. Every node carries the span `at`.
+    pub fn expand_statement(&self, text: &str, at: Span) -> Option<Vec<Stmt>> {
+        let mut text = text.to_string();
+        let mut changed = false;
+        for _ in 0..4 {
+            let (out, replaced) = self.expand_once(&text, at.start as usize)?;
+            text = out;
+            changed |= replaced;
+            if !replaced {
+                break;
+            }
+        }
+        if !changed || has_hash(&text) {
+            return None;
+        }
+        let model =
+            cpycheck_syntax::parse(&format!("void __cpycheck_stmt(void) {{\n{text}\n;}}\n"));
+        let [f] = model.functions.as_slice() else {
+            return None;
+        };
+        if f.has_errors || f.opaque_regions > 0 {
+            return None;
+        }
+        let s = Subst {
+            map: HashMap::new(),
+            at,
+        };
+        Some(f.body.iter().map(|st| s.stmt(st)).collect())
+    }
+
+    /// One round of [`Self::expand_statement`]: the text and whether anything was replaced.
+    /// `None` when a use cannot be expanded (its arguments do not match).
+    fn expand_once(&self, text: &str, at: usize) -> Option<(String, bool)> {
+        let b = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut replaced = false;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c.is_ascii_alphabetic() || c == b'_' {
+                let s = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let word = &text[s..i];
+                match self.text_at(word, at) {
+                    Some((None, body)) => {
+                        out.push(' ');
+                        out.push_str(body);
+                        out.push(' ');
+                        replaced = true;
+                    }
+                    Some((Some(params), body)) => {
+                        let (args, end) = call_args(text, i)?;
+                        let args = if params.is_empty() && args.len() == 1 && args[0].is_empty() {
+                            Vec::new()
+                        } else {
+                            args
+                        };
+                        if args.len() != params.len() || params.iter().any(|p| p == "...") {
+                            return None;
+                        }
+                        out.push(' ');
+                        out.push_str(&substitute(body, params, &args));
+                        out.push(' ');
+                        i = end;
+                        replaced = true;
+                    }
+                    None => out.push_str(word),
+                }
+            } else if c == b'"' || c == b'\'' {
+                let s = i;
+                i = skip_literal(b, i);
+                out.push_str(&text[s..i]);
+            } else {
+                let s = i;
+                i = plain_run(b, i);
+                out.push_str(&text[s..i]);
+            }
+        }
+        Some((out, replaced))
+    }
+
+    fn text_at(&self, name: &str, at: usize) -> Option<&MacroText> {
+        let timeline = self.texts.get(name)?;
+        let i = timeline.partition_point(|(start, _)| *start <= at);
+        timeline[..i].last()?.1.as_ref()
+    }
+
+    /// Whether an opaque statement of `f` uses a macro whose expansion holds control flow
+    /// (and does not parse once its object-like macros are expanded): then its parse error
+    /// is not confined to the statement, and `f` is not analysed. `source` is the file's
+    /// text.
+    pub fn opaque_hides_control_flow(&self, f: &Function, source: &str) -> bool {
         if f.opaque_regions == 0 {
             return false;
         }
@@ -147,7 +307,10 @@ impl LocalMacros {
         while let Some(s) = stack.pop() {
             match &s.kind {
                 StmtKind::Opaque { names, .. }
-                    if names.iter().any(|n| self.has_control_flow(n)) =>
+                    if names.iter().any(|n| self.has_control_flow(n))
+                        && source
+                            .get(s.span.start as usize..s.span.end as usize)
+                            .is_none_or(|text| self.expand_statement(text, s.span).is_none()) =>
                 {
                     return true;
                 }
@@ -180,8 +343,11 @@ impl LocalMacros {
         self.names.get(name).map_or(&[], Vec::as_slice)
     }
 
-    pub fn get(&self, name: &str) -> Option<&LocalMacro> {
-        self.map.get(name)
+    /// The definition of `name` in force at offset `at`: the last one before it.
+    pub fn get(&self, name: &str, at: usize) -> Option<&LocalMacro> {
+        let timeline = self.map.get(name)?;
+        let i = timeline.partition_point(|(start, _)| *start <= at);
+        timeline[..i].last()?.1.as_ref()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -296,6 +462,110 @@ impl LocalMacro {
             _ => None,
         }
     }
+}
+
+/// The end of the string or character literal starting at `i`.
+fn skip_literal(b: &[u8], mut i: usize) -> usize {
+    let q = b[i];
+    i += 1;
+    while i < b.len() && b[i] != q && b[i] != b'\n' {
+        if b[i] == b'\\' {
+            i += 1;
+        }
+        i += 1;
+    }
+    (i + 1).min(b.len())
+}
+
+/// The arguments of a macro call whose name ends at `i` (trimmed), and the offset after its
+/// `)`. `None` without a balanced argument list.
+fn call_args(text: &str, mut i: usize) -> Option<(Vec<String>, usize)> {
+    let b = text.as_bytes();
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'(') {
+        return None;
+    }
+    i += 1;
+    let mut depth = 0usize;
+    let mut args = Vec::new();
+    let mut start = i;
+    while i < b.len() {
+        match b[i] {
+            b'"' | b'\'' => {
+                i = skip_literal(b, i);
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' if depth == 0 => {
+                args.push(text[start..i].trim().to_string());
+                return Some((args, i + 1));
+            }
+            b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => {
+                args.push(text[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `body` with each parameter word replaced by its argument.
+fn substitute(body: &str, params: &[String], args: &[String]) -> String {
+    let b = body.as_bytes();
+    let mut out = String::with_capacity(body.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let s = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            let word = &body[s..i];
+            match params.iter().position(|p| p == word) {
+                Some(k) => out.push_str(&args[k]),
+                None => out.push_str(word),
+            }
+        } else if c == b'"' || c == b'\'' {
+            let s = i;
+            i = skip_literal(b, i);
+            out.push_str(&body[s..i]);
+        } else {
+            let s = i;
+            i = plain_run(b, i);
+            out.push_str(&body[s..i]);
+        }
+    }
+    out
+}
+
+/// The end of the run of bytes from `i` that starts no word and no literal (always past
+/// `i`; every stop is an ASCII byte, so slices stay on character boundaries).
+fn plain_run(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < b.len() && !(b[i].is_ascii_alphabetic() || matches!(b[i], b'_' | b'"' | b'\'')) {
+        i += 1;
+    }
+    i
+}
+
+/// Whether `text` uses `#` or `##` outside string and character literals.
+fn has_hash(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' | b'\'' => i = skip_literal(b, i),
+            b'#' => return true,
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 struct Subst<'a> {

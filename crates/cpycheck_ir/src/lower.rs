@@ -427,7 +427,27 @@ impl Lowerer<'_, '_> {
                 }
                 self.scopes.pop();
             }
-            StmtKind::Opaque { names, decls } => self.opaque(names, decls, s.span),
+            StmtKind::Opaque { names, decls } => {
+                let expanded = names
+                    .iter()
+                    .any(|n| self.cx.macros.has_control_flow(n))
+                    .then(|| {
+                        let text = self
+                            .cx
+                            .source
+                            .get(s.span.start as usize..s.span.end as usize)?;
+                        self.cx.macros.expand_statement(text, s.span)
+                    })
+                    .flatten();
+                match expanded {
+                    Some(stmts) => {
+                        for st in &stmts {
+                            self.stmt(st);
+                        }
+                    }
+                    None => self.opaque(names, decls, s.span),
+                }
+            }
             StmtKind::Empty | StmtKind::Unknown => {}
         }
     }
@@ -508,7 +528,7 @@ impl Lowerer<'_, '_> {
         if self.expanding.iter().any(|m| m == name) {
             return None;
         }
-        let m = self.cx.macros.get(name)?;
+        let m = self.cx.macros.get(name, e.span.start as usize)?;
         if m.params.is_some() != matches!(e.kind, ExprKind::Call { .. }) {
             return None;
         }
@@ -524,7 +544,7 @@ impl Lowerer<'_, '_> {
             && self
                 .cx
                 .macros
-                .get(&first.ty.base)
+                .get(&first.ty.base, first.span.start as usize)
                 .is_some_and(|m| m.params.is_none() && m.as_expr().is_none())
     }
 

@@ -8,9 +8,9 @@ use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, SkippedEntry, Trace
 use cpycheck_engine::{EngineContext, Finding, FindingKind, Summary, analyze};
 use cpycheck_ir::{
     Body, Callee, DefineText, LocalMacros, LowerContext, OPAQUE_CALLEE, Rvalue, StatementKind,
-    lower_function,
+    UndefText, lower_function,
 };
-use cpycheck_source::LineIndex;
+use cpycheck_source::{Includes, LineIndex, NoIncludes};
 use cpycheck_syntax::{FileModel, RegistrationKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -89,26 +89,35 @@ pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
 
 /// Whether a function is left unanalysed: parse errors that are not confined to single
 /// statements, or an opaque statement that uses a macro holding control flow.
-fn is_skipped(f: &cpycheck_syntax::Function, macros: &LocalMacros) -> bool {
-    f.has_errors || macros.opaque_hides_control_flow(f)
+fn is_skipped(f: &cpycheck_syntax::Function, macros: &LocalMacros, source: &str) -> bool {
+    f.has_errors || macros.opaque_hides_control_flow(f, source)
 }
 
 /// Analyses one file's bytes. Bad input becomes `FileReport::error`, never a panic.
 pub fn check_file(path: &str, bytes: &[u8], settings: &Settings) -> FileReport {
-    check_file_with(path, bytes, settings, &ExternalSummaries::default()).0
+    check_file_with(
+        path,
+        bytes,
+        settings,
+        &ExternalSummaries::default(),
+        &NoIncludes,
+    )
+    .0
 }
 
-/// [`check_file`], with the contracts of other files' functions, and what this file exports
-/// to them. A run analyses every file once without external summaries, then again, with the
-/// summaries of all files, the files that call functions defined elsewhere.
+/// [`check_file`], with the contracts of other files' functions, the package headers the
+/// file includes (their macros join the file's; `includes` finds them), and what this file
+/// exports to the others. A run analyses every file once without external summaries, then
+/// again, with the summaries of all files, the files that call functions defined elsewhere.
 pub fn check_file_with(
     path: &str,
     bytes: &[u8],
     settings: &Settings,
     external: &ExternalSummaries,
+    includes: &dyn Includes,
 ) -> (FileReport, FileExports) {
     let mut exports = FileExports::default();
-    let report = check_file_inner(path, bytes, settings, external, &mut exports);
+    let report = check_file_inner(path, bytes, settings, external, includes, &mut exports);
     (report, exports)
 }
 
@@ -117,6 +126,7 @@ fn check_file_inner(
     bytes: &[u8],
     settings: &Settings,
     external: &ExternalSummaries,
+    includes: &dyn Includes,
     exports: &mut FileExports,
 ) -> FileReport {
     let mut report = FileReport {
@@ -129,7 +139,7 @@ fn check_file_inner(
         report.sort();
         return report;
     }
-    let (model, macros) = match front_end(bytes, settings) {
+    let (model, macros) = match front_end(bytes, settings, includes) {
         Ok(parsed) => parsed,
         Err(e) => {
             report.error = Some(e.to_string());
@@ -166,7 +176,7 @@ fn check_file_inner(
     }
     let mut bodies = Vec::new();
     for f in &model.functions {
-        if is_skipped(f, &macros) {
+        if is_skipped(f, &macros, &report.source) {
             report.functions_skipped += 1;
             *report
                 .skip_reasons
@@ -279,8 +289,8 @@ fn check_cython(path: &str, bytes: &[u8], companion: Option<&[u8]>, report: &mut
 }
 
 /// The CFG of every function in the file, as text (`cpycheck debug dump-cfg`).
-pub fn dump_cfg(bytes: &[u8], settings: &Settings) -> String {
-    let (model, macros) = match front_end(bytes, settings) {
+pub fn dump_cfg(bytes: &[u8], settings: &Settings, includes: &dyn Includes) -> String {
+    let (model, macros) = match front_end(bytes, settings, includes) {
         Ok(parsed) => parsed,
         Err(e) => return format!("error: {e}\n"),
     };
@@ -292,7 +302,7 @@ pub fn dump_cfg(bytes: &[u8], settings: &Settings) -> String {
     };
     let mut out = String::new();
     for f in &model.functions {
-        if is_skipped(f, &macros) {
+        if is_skipped(f, &macros, &source) {
             out.push_str(&format!("fn {} (skipped: parse error regions)\n\n", f.name));
             continue;
         }
@@ -303,8 +313,8 @@ pub fn dump_cfg(bytes: &[u8], settings: &Settings) -> String {
 
 /// The contract inferred (or declared) for every function of the file, as text (`cpycheck
 /// debug dump-summaries`).
-pub fn dump_summaries(bytes: &[u8], settings: &Settings) -> String {
-    let (model, macros) = match front_end(bytes, settings) {
+pub fn dump_summaries(bytes: &[u8], settings: &Settings, includes: &dyn Includes) -> String {
+    let (model, macros) = match front_end(bytes, settings, includes) {
         Ok(parsed) => parsed,
         Err(e) => return format!("error: {e}\n"),
     };
@@ -317,7 +327,7 @@ pub fn dump_summaries(bytes: &[u8], settings: &Settings) -> String {
     let bodies: Vec<Body> = model
         .functions
         .iter()
-        .filter(|f| !is_skipped(f, &macros))
+        .filter(|f| !is_skipped(f, &macros, &source))
         .map(|f| lower_function(f, &cx))
         .collect();
     let run = run_engine(
@@ -429,41 +439,104 @@ fn run_engine(
     }
 }
 
-/// Source prep, the syntax model and the file's own macros: what lowering needs.
+/// Source prep, the syntax model and the file's own macros (with those of the package
+/// headers it includes): what lowering needs.
 fn front_end(
     bytes: &[u8],
     settings: &Settings,
+    includes: &dyn Includes,
 ) -> Result<(FileModel, LocalMacros), cpycheck_source::PrepError> {
     let opts = cpycheck_source::PrepOptions {
         python_version: settings.python_version,
     };
-    let prepared = cpycheck_source::prepare(bytes, &opts)?;
+    let prepared = cpycheck_source::prepare_with(bytes, &opts, includes)?;
     let model = cpycheck_syntax::parse(&prepared.text);
+    let defined: HashSet<&str> = prepared.defines.iter().map(|d| d.name.as_str()).collect();
     // The file's enum constants expand to their values, as a `#define` of the same name
     // would (a real `#define` of that name wins).
     let enum_values: Vec<(&str, String)> = model
         .enum_constants
         .iter()
-        .filter(|(name, _)| !prepared.defines.iter().any(|d| d.name == *name))
+        .filter(|(name, _)| !defined.contains(name.as_str()))
         .map(|(name, v)| (name.as_str(), v.to_string()))
         .collect();
+    let used = used_header_macros(&prepared);
     let macros = LocalMacros::new(
         prepared
             .defines
             .iter()
+            .filter(|d| d.header.is_none() || used.contains(d.name.as_str()))
             .map(|d| DefineText {
                 name: &d.name,
                 params: d.params.as_deref(),
                 body: &d.body,
+                at: d.span.start as usize,
             })
             .chain(enum_values.iter().map(|(name, v)| DefineText {
                 name,
                 params: None,
                 body: v,
+                at: 0,
             })),
+        {
+            // Positions among the defines kept above.
+            let mut kept = Vec::with_capacity(prepared.defines.len() + 1);
+            let mut n = 0;
+            kept.push(0);
+            for d in &prepared.defines {
+                if d.header.is_none() || used.contains(d.name.as_str()) {
+                    n += 1;
+                }
+                kept.push(n);
+            }
+            prepared
+                .undefs
+                .iter()
+                .map(|u| UndefText {
+                    name: &u.name,
+                    at: u.span.start as usize,
+                    after: kept[u.after],
+                })
+                .collect::<Vec<_>>()
+        },
         |name| lookup_macro(name).is_some() || cpycheck_contracts::lookup(name).is_some(),
     );
     Ok((model, macros))
+}
+
+/// The names of header macros the file can reach: those its text and its own macros use,
+/// and those their bodies use, transitively. A package header may define thousands of macros; only these
+/// are worth parsing.
+fn used_header_macros(prepared: &cpycheck_source::Prepared) -> HashSet<&str> {
+    let mut bodies: HashMap<&str, Vec<&str>> = HashMap::new();
+    for d in prepared.defines.iter().filter(|d| d.header.is_some()) {
+        bodies.entry(d.name.as_str()).or_default().push(&d.body);
+    }
+    let mut used = HashSet::new();
+    if bodies.is_empty() {
+        return used;
+    }
+    let own_bodies = prepared.defines.iter().filter(|d| d.header.is_none());
+    let mut work: Vec<&str> = identifiers(&prepared.text)
+        .chain(own_bodies.flat_map(|d| identifiers(&d.body)))
+        .filter(|w| bodies.contains_key(w))
+        .collect();
+    while let Some(name) = work.pop() {
+        if !used.insert(name) {
+            continue;
+        }
+        for body in bodies.get(name).into_iter().flatten() {
+            work.extend(identifiers(body).filter(|w| bodies.contains_key(w) && !used.contains(w)));
+        }
+    }
+    used
+}
+
+/// The identifier-like words of `text` (also inside literals and comments: an
+/// over-approximation is harmless here).
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.as_bytes().first().is_some_and(|b| !b.is_ascii_digit()))
 }
 
 /// The file's text with each invalid UTF-8 byte replaced by `?`, so offsets stay those of the

@@ -1,6 +1,7 @@
 //! Summaries of functions defined in another file of the same run.
 
 use cpycheck_rules::{ExternalSummaries, Settings, check_file_with};
+use cpycheck_source::NoIncludes;
 
 const HELPER: &str = r#"
 #include <Python.h>
@@ -42,15 +43,18 @@ static PyMethodDef methods[] = {
 fn a_helper_defined_in_another_file_is_checked_by_its_summary() {
     let settings = Settings::default();
     let none = ExternalSummaries::default();
-    let (_, helper_exports) = check_file_with("helper.c", HELPER.as_bytes(), &settings, &none);
-    let (alone, user_exports) = check_file_with("user.c", USER.as_bytes(), &settings, &none);
+    let (_, helper_exports) =
+        check_file_with("helper.c", HELPER.as_bytes(), &settings, &none, &NoIncludes);
+    let (alone, user_exports) =
+        check_file_with("user.c", USER.as_bytes(), &settings, &none, &NoIncludes);
     // Alone, `registry_get` is unknown: nothing can be said about `value`.
     assert!(alone.diagnostics.is_empty(), "{:?}", alone.diagnostics);
     assert_eq!(user_exports.unresolved_calls, ["registry_get"]);
 
     let external = ExternalSummaries::from_exports([&helper_exports, &user_exports]);
     assert!(external.knows_any(&user_exports.unresolved_calls));
-    let (together, _) = check_file_with("user.c", USER.as_bytes(), &settings, &external);
+    let (together, _) =
+        check_file_with("user.c", USER.as_bytes(), &settings, &external, &NoIncludes);
     let codes: Vec<&str> = together.diagnostics.iter().map(|d| d.code).collect();
     assert_eq!(codes, ["CPY103"], "{:?}", together.diagnostics);
 }
@@ -63,8 +67,8 @@ fn names_defined_differently_in_two_files_are_left_out() {
         "return PyDict_GetItem(registry, key);",
         "return PyObject_GetItem(registry, key);",
     );
-    let (_, a) = check_file_with("a.c", HELPER.as_bytes(), &settings, &none);
-    let (_, b) = check_file_with("b.c", other.as_bytes(), &settings, &none);
+    let (_, a) = check_file_with("a.c", HELPER.as_bytes(), &settings, &none, &NoIncludes);
+    let (_, b) = check_file_with("b.c", other.as_bytes(), &settings, &none, &NoIncludes);
     let external = ExternalSummaries::from_exports([&a, &b]);
     assert!(!external.knows_any(&["registry_get".to_string()]));
 }

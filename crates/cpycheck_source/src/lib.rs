@@ -11,16 +11,25 @@
 //!    recorded. `#if`/`#ifdef`/`#elif`/`#else` are evaluated with C preprocessor semantics
 //!    against the target Python version, and inactive arms are blanked, so arms that each
 //!    open a brace leave one brace.
+//!    An `#include` of one of the package's headers (found by the caller's [`Includes`])
+//!    replays that header's directives in place, so its macros join the file's.
 //! 3. CPython and file-local macros that break a C parser are rewritten in place:
 //!    thread-state macros and attribute-like macros are blanked, `Py_UNUSED(x)` becomes `x`,
 //!    `PyVarObject_HEAD_INIT(...)` becomes one initialiser element followed by its comma,
 //!    `PyObject_HEAD` becomes a `PyObject` member declaration.
 
 mod cond;
+mod include;
 mod lex;
 mod prep;
 mod span;
 
 pub use cond::parse_int as parse_c_int_literal;
-pub use prep::{Define, PrepError, PrepOptions, Prepared, Rewrite, RewriteKind, prepare};
+pub use include::{
+    Header, HeaderError, Includes, MAX_HEADERS_PER_FILE, MAX_INCLUDE_DEPTH, NoIncludes,
+    include_name,
+};
+pub use prep::{
+    Define, PrepError, PrepOptions, Prepared, Rewrite, RewriteKind, Undef, prepare, prepare_with,
+};
 pub use span::{LineIndex, Span};

@@ -2,9 +2,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::Span;
 use crate::cond::{self, Env, MacroValue};
+use crate::include::{
+    Header, Includes, MAX_HEADERS_PER_FILE, MAX_INCLUDE_DEPTH, NoIncludes, include_name,
+};
 use crate::lex::{Tok, TokKind, tokenize};
 
 #[derive(Clone, Debug)]
@@ -26,8 +31,13 @@ impl Default for PrepOptions {
 pub struct Prepared {
     /// Same length as the input; every `\n` at its original offset.
     pub text: String,
-    /// `#define`s in active regions, in file order (including ones later `#undef`ed).
+    /// `#define`s in active regions, in file order (including ones later `#undef`ed), with
+    /// those of the package headers the file includes at the place of their `#include`.
     pub defines: Vec<Define>,
+    /// `#undef`s in active regions (the file's and its headers'), in order.
+    pub undefs: Vec<Undef>,
+    /// The package headers whose macros were read, in the order they were first included.
+    pub headers: Vec<Arc<Path>>,
     /// Bytes that were not valid UTF-8 (each became `?`).
     pub invalid_utf8_bytes: usize,
     /// Macro uses rewritten or blanked outside directives, in file order.
@@ -43,8 +53,22 @@ pub struct Define {
     pub params: Option<Vec<String>>,
     /// The replacement text, comments removed, whitespace runs collapsed.
     pub body: String,
-    /// The whole directive, continuation lines included.
+    /// The whole directive, continuation lines included; for a header's macro, the
+    /// file's `#include` directive that brought it in.
     pub span: Span,
+    /// The header that defines it, `None` for the file's own.
+    pub header: Option<Arc<Path>>,
+}
+
+/// An `#undef`: from `span.start` on, `name` is no longer defined (until defined again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undef {
+    pub name: String,
+    /// The directive, or for a header's `#undef` the file's `#include` that brought it in.
+    pub span: Span,
+    /// How many entries of [`Prepared::defines`] precede it: orders it among the defines
+    /// at the same offset.
+    pub after: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,8 +121,20 @@ impl fmt::Display for PrepError {
 
 impl std::error::Error for PrepError {}
 
-/// Prepares a file's bytes for parsing. See the crate docs for the invariant.
+/// Prepares a file's bytes for parsing, alone. See the crate docs for the invariant.
 pub fn prepare(bytes: &[u8], opts: &PrepOptions) -> Result<Prepared, PrepError> {
+    prepare_with(bytes, opts, &NoIncludes)
+}
+
+/// [`prepare`], with the macros of the headers `includes` resolves: each `#include` in an
+/// active region replays the header's directives at that point (headers nest up to
+/// [`MAX_INCLUDE_DEPTH`] deep; each header is read once per file, as if it had
+/// `#pragma once`).
+pub fn prepare_with(
+    bytes: &[u8],
+    opts: &PrepOptions,
+    includes: &dyn Includes,
+) -> Result<Prepared, PrepError> {
     if bytes.len() >= u32::MAX as usize {
         return Err(PrepError::TooLarge { len: bytes.len() });
     }
@@ -117,10 +153,17 @@ pub fn prepare(bytes: &[u8], opts: &PrepOptions) -> Result<Prepared, PrepError> 
         version: opts.python_version,
         defines: Vec::new(),
         live: HashMap::new(),
+        undefs: Vec::new(),
+        includes,
+        including: Vec::new(),
+        headers: Vec::new(),
+        seen: HashSet::new(),
     };
     out.inactive = directives(&mut buf, &mut env);
     out.rewrites = rewrite_macros(&mut buf, &env);
     out.defines = env.defines;
+    out.undefs = env.undefs;
+    out.headers = env.headers;
     out.text = match String::from_utf8(buf) {
         Ok(s) => s,
         // Unreachable in practice (every edit is ASCII over whole characters); keep the
@@ -146,11 +189,18 @@ pub(crate) fn blank(buf: &mut [u8], start: usize, end: usize) {
 
 // ----- preprocessor environment -----
 
-struct PrepEnv {
+struct PrepEnv<'a> {
     version: (u8, u8),
     defines: Vec<Define>,
     /// Name → index into `defines` of the live definition.
     live: HashMap<String, usize>,
+    undefs: Vec<Undef>,
+    includes: &'a dyn Includes,
+    /// The headers being replayed, outermost first.
+    including: Vec<Arc<Header>>,
+    /// Every header included so far, in order.
+    headers: Vec<Arc<Path>>,
+    seen: HashSet<Arc<Path>>,
 }
 
 /// Always defined when compiling an extension on Linux with gcc.
@@ -231,7 +281,7 @@ const VERSIONED_DEFINED: &[(&str, (u8, u8))] = &[
     ("Py_READONLY", (3, 12)),
 ];
 
-impl PrepEnv {
+impl PrepEnv<'_> {
     fn builtin_value(&self, name: &str) -> Option<i64> {
         let (major, minor) = (self.version.0 as i64, self.version.1 as i64);
         Some(match name {
@@ -258,7 +308,7 @@ impl PrepEnv {
     }
 }
 
-impl Env for PrepEnv {
+impl Env for PrepEnv<'_> {
     fn is_defined(&self, name: &str) -> bool {
         self.live.contains_key(name)
             || BUILTIN_DEFINED.contains(&name)
@@ -300,7 +350,7 @@ struct Frame {
 /// End of the directive starting at `start` (the `#`): the index of its terminating
 /// newline (or the buffer end), following backslash continuations and block comments.
 /// Also returns the logical text after `#`, comments removed, continuations joined.
-fn directive_extent(buf: &[u8], start: usize) -> (usize, String) {
+pub(crate) fn directive_extent(buf: &[u8], start: usize) -> (usize, String) {
     let n = buf.len();
     let mut text = Vec::new();
     let mut i = start + 1;
@@ -363,7 +413,7 @@ fn directive_extent(buf: &[u8], start: usize) -> (usize, String) {
 
 /// End of an ordinary code line starting at `start` (index of its newline or the buffer
 /// end), updating the block-comment state.
-fn code_line_end(buf: &[u8], start: usize, in_comment: &mut bool) -> usize {
+pub(crate) fn code_line_end(buf: &[u8], start: usize, in_comment: &mut bool) -> usize {
     let n = buf.len();
     let mut i = start;
     while i < n {
@@ -411,7 +461,7 @@ fn code_line_end(buf: &[u8], start: usize, in_comment: &mut bool) -> usize {
     n
 }
 
-fn split_word(s: &str) -> (&str, &str) {
+pub(crate) fn split_word(s: &str) -> (&str, &str) {
     let s = s.trim_start();
     let end = s
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -502,17 +552,52 @@ fn directive(text: &str, span: Span, stack: &mut Vec<Frame>, env: &mut PrepEnv, 
             stack.pop();
         }
         "define" if active => {
-            if let Some(d) = parse_define(rest, span) {
+            if let Some(mut d) = parse_define(rest, span) {
+                d.header = env.including.last().map(|h| Arc::clone(&h.path));
                 let i = env.defines.len();
                 env.live.insert(d.name.clone(), i);
                 env.defines.push(d);
             }
         }
         "undef" if active => {
-            env.live.remove(split_word(rest).0);
+            let name = split_word(rest).0;
+            env.live.remove(name);
+            env.undefs.push(Undef {
+                name: name.to_string(),
+                span,
+                after: env.defines.len(),
+            });
         }
+        "include" if active => include(rest, span, env),
         _ => {}
     }
+}
+
+/// Replays the directives of the header an `#include` names, at `span` (the `#include` of
+/// the file that leads to it).
+fn include(rest: &str, span: Span, env: &mut PrepEnv) {
+    let Some((name, angled)) = include_name(rest) else {
+        return;
+    };
+    if env.including.len() >= MAX_INCLUDE_DEPTH || env.seen.len() >= MAX_HEADERS_PER_FILE {
+        return;
+    }
+    let from = env.including.last().cloned();
+    let Some(header) = env.includes.resolve(from.as_deref(), name, angled) else {
+        return;
+    };
+    if !env.seen.insert(Arc::clone(&header.path)) {
+        return;
+    }
+    env.headers.push(Arc::clone(&header.path));
+    env.including.push(Arc::clone(&header));
+    // The header's conditionals are its own: an unbalanced one ends with it.
+    let mut stack: Vec<Frame> = Vec::new();
+    for text in &header.directives {
+        let active = stack.last().is_none_or(|f| f.active);
+        directive(text, span, &mut stack, env, active);
+    }
+    env.including.pop();
 }
 
 fn parse_define(rest: &str, span: Span) -> Option<Define> {
@@ -537,6 +622,7 @@ fn parse_define(rest: &str, span: Span) -> Option<Define> {
         params,
         body: body.split_whitespace().collect::<Vec<_>>().join(" "),
         span,
+        header: None,
     })
 }
 
@@ -604,7 +690,7 @@ enum MacroClass {
 }
 
 /// Classifies the file's live defines: empty macros and attribute-like macros.
-fn classify(env: &PrepEnv) -> HashMap<&str, MacroClass> {
+fn classify<'e>(env: &'e PrepEnv<'_>) -> HashMap<&'e str, MacroClass> {
     let mut classes: HashMap<&str, MacroClass> = HashMap::new();
     let mut attribute_names: HashSet<&str> = BLANK_WORDS.iter().copied().collect();
     // Fixpoint: a macro whose body is made of attribute-like macros is attribute-like.
