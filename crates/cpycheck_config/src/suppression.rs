@@ -176,17 +176,21 @@ fn comments(source: &str) -> Vec<(usize, usize, &str)> {
                 out.push((i, end, &source[i + 2..body_end]));
                 i = end;
             }
-            quote @ (b'"' | b'\'') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
+            quote @ (b'"' | b'\'') => i = skip_quoted(bytes, i, quote),
             _ => i += 1,
         }
     }
     out
+}
+
+/// The end of the one-line string or character literal that opens at `i` with `quote`
+/// (backslash escapes skipped; an unterminated literal ends at the end of its line).
+fn skip_quoted(bytes: &[u8], mut i: usize, quote: u8) -> usize {
+    i += 1;
+    while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
+        i += if bytes[i] == b'\\' { 2 } else { 1 };
+    }
+    i + 1
 }
 
 /// The `#` comments of Python or Cython source: `(start, end, body)` as in [`comments`].
@@ -216,11 +220,7 @@ fn python_comments(source: &str) -> Vec<(usize, usize, &str)> {
                     }
                     i += 3;
                 } else {
-                    i += 1;
-                    while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
-                        i += if bytes[i] == b'\\' { 2 } else { 1 };
-                    }
-                    i += 1;
+                    i = skip_quoted(bytes, i, quote);
                 }
             }
             _ => i += 1,

@@ -948,7 +948,7 @@ impl Lowerer<'_, '_> {
                 // arithmetic included) gives an unknown value.
                 match (self.operand(lhs), self.operand(rhs)) {
                     (Operand::Int(a), Operand::Int(b)) => {
-                        fold(*op, a, b).map_or(Operand::Other, Operand::Int)
+                        op.fold(a, b).map_or(Operand::Other, Operand::Int)
                     }
                     _ => Operand::Other,
                 }
@@ -1269,18 +1269,4 @@ fn string_literal_text(text: &str) -> Option<String> {
         }
     }
     Some(out)
-}
-
-/// `a op b` for integer constants, when it is defined and fits.
-fn fold(op: BinOp, a: i64, b: i64) -> Option<i64> {
-    match op {
-        BinOp::Add => a.checked_add(b),
-        BinOp::Sub => a.checked_sub(b),
-        BinOp::Mul => a.checked_mul(b),
-        BinOp::BitOr => Some(a | b),
-        BinOp::BitAnd => Some(a & b),
-        BinOp::BitXor => Some(a ^ b),
-        BinOp::Shl => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
-        _ => None,
-    }
 }

@@ -209,18 +209,7 @@ fn const_value(e: &Expr, known: &[(String, i64)], depth: u32) -> Option<i64> {
             op: UnOp::Neg,
             operand,
         } => value(operand)?.checked_neg(),
-        ExprKind::Binary { op, lhs, rhs } => {
-            let (a, b) = (value(lhs)?, value(rhs)?);
-            match op {
-                BinOp::Add => a.checked_add(b),
-                BinOp::Sub => a.checked_sub(b),
-                BinOp::Mul => a.checked_mul(b),
-                BinOp::BitOr => Some(a | b),
-                BinOp::BitAnd => Some(a & b),
-                BinOp::Shl => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
-                _ => None,
-            }
-        }
+        ExprKind::Binary { op, lhs, rhs } => op.fold(value(lhs)?, value(rhs)?),
         _ => None,
     }
 }

@@ -323,6 +323,23 @@ pub enum BinOp {
     Ge,
 }
 
+impl BinOp {
+    /// `a op b` for integer constants, when it is defined and fits in an `i64` (the
+    /// arithmetic and bitwise operators; `None` for the others).
+    pub fn fold(self, a: i64, b: i64) -> Option<i64> {
+        match self {
+            BinOp::Add => a.checked_add(b),
+            BinOp::Sub => a.checked_sub(b),
+            BinOp::Mul => a.checked_mul(b),
+            BinOp::BitOr => Some(a | b),
+            BinOp::BitAnd => Some(a & b),
+            BinOp::BitXor => Some(a ^ b),
+            BinOp::Shl => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnOp {
     Not,
