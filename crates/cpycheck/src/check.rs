@@ -63,7 +63,8 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
             .par_iter()
             .map(|input| {
                 let start = std::time::Instant::now();
-                let (mut report, exports) = analyse(input, settings, &none, panic_on.as_deref());
+                let (mut report, exports) =
+                    analyse(input, settings, &none, None, panic_on.as_deref());
                 if timings {
                     report.elapsed = Some(start.elapsed());
                 }
@@ -72,7 +73,8 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
             })
             .collect();
         // The files that call functions defined in other files learn their contracts and
-        // are analysed once more (one round: summaries do not chain across files).
+        // are analysed once more (one round: summaries do not chain across files); only
+        // the functions those contracts can change are analysed again.
         let external = ExternalSummaries::from_exports(first.iter().map(|(_, e)| e));
         inputs
             .par_iter()
@@ -81,7 +83,14 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
                 let mut report =
                     if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
                         let start = std::time::Instant::now();
-                        let mut again = analyse(input, settings, &external, panic_on.as_deref()).0;
+                        let mut again = analyse(
+                            input,
+                            settings,
+                            &external,
+                            Some(exports),
+                            panic_on.as_deref(),
+                        )
+                        .0;
                         again.elapsed = report.elapsed.map(|first| first + start.elapsed());
                         again
                     } else {
@@ -223,12 +232,14 @@ fn error_message(err: &ignore::Error) -> String {
     }
 }
 
-/// Reads and analyses one input. Never panics: read errors, binary files and panics inside
-/// the analysis become the report's `error`.
+/// Reads and analyses one input; with `first` (what its first analysis exported), analyses
+/// it again with `external` (see [`cpycheck_rules::recheck_file`]). Never panics: read
+/// errors, binary files and panics inside the analysis become the report's `error`.
 fn analyse(
     input: &Input,
     settings: &Settings,
     external: &ExternalSummaries,
+    first: Option<FileExports>,
     panic_on: Option<&str>,
 ) -> (FileReport, FileExports) {
     let (display, path) = match input {
@@ -258,7 +269,13 @@ fn analyse(
         if panic_on.is_some_and(|needle| display.contains(needle)) {
             panic!("{TEST_PANIC_ENV} matched this file");
         }
-        cpycheck_rules::check_file_with(display, &bytes, settings, external)
+        match first {
+            Some(first) => (
+                cpycheck_rules::recheck_file(display, &bytes, settings, external, first),
+                FileExports::default(),
+            ),
+            None => cpycheck_rules::check_file_with(display, &bytes, settings, external),
+        }
     });
     match result {
         Ok((mut report, exports)) => {

@@ -12,6 +12,8 @@ use cpycheck_ir::{
 use cpycheck_source::LineIndex;
 use cpycheck_syntax::{FileModel, RegistrationKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Settings that affect analysis results.
 #[derive(Clone, Debug)]
@@ -82,6 +84,19 @@ pub struct FileExports {
     pub summaries: Vec<(String, Summary)>,
     /// Functions the file calls that it neither defines nor finds in the API contracts.
     pub unresolved_calls: Vec<String>,
+    /// What the engine found in each function (in the order of the file's analysed
+    /// functions), kept when the file calls unresolved functions: [`recheck_file`] then
+    /// analyses again only the functions that other files' summaries can change.
+    engine: Vec<FunctionOutcome>,
+}
+
+/// What analysing one function gave.
+#[derive(Clone, Debug)]
+struct FunctionOutcome {
+    findings: Vec<Finding>,
+    /// The contract callers see: declared, else inferred.
+    summary: Summary,
+    incomplete: bool,
 }
 /// The skip reason of a function whose body contains parse error regions.
 pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
@@ -101,8 +116,31 @@ pub fn check_file_with(
     external: &ExternalSummaries,
 ) -> (FileReport, FileExports) {
     let mut exports = FileExports::default();
-    let report = check_file_inner(path, bytes, settings, external, &mut exports);
+    let report = check_file_inner(path, bytes, settings, external, &mut exports, None);
     (report, exports)
+}
+
+/// The second analysis of a file, with the contracts of other files' functions: what
+/// [`check_file_with`] gives with `external`, computed from `first` (what the first analysis
+/// of the same bytes with the same settings exported). Only the functions that call one of
+/// `external`'s functions, directly or through other functions of the file, are analysed
+/// again; the others keep their first results, which `external` cannot change.
+pub fn recheck_file(
+    path: &str,
+    bytes: &[u8],
+    settings: &Settings,
+    external: &ExternalSummaries,
+    first: FileExports,
+) -> FileReport {
+    let mut exports = FileExports::default();
+    check_file_inner(
+        path,
+        bytes,
+        settings,
+        external,
+        &mut exports,
+        Some(first.engine),
+    )
 }
 
 fn check_file_inner(
@@ -111,6 +149,7 @@ fn check_file_inner(
     settings: &Settings,
     external: &ExternalSummaries,
     exports: &mut FileExports,
+    previous: Option<Vec<FunctionOutcome>>,
 ) -> FileReport {
     let mut report = FileReport {
         path: path.to_string(),
@@ -164,7 +203,14 @@ fn check_file_inner(
         }
         bodies.push(lower_function(f, &cx));
     }
-    let run = run_engine(&report.source, &model, &bodies, settings, external);
+    let mut run = run_engine(
+        &report.source,
+        &model,
+        &bodies,
+        settings,
+        external,
+        previous,
+    );
     for f in &model.functions {
         // Only contracts that tell a caller something: the others would make callers be
         // analysed again for nothing.
@@ -176,16 +222,25 @@ fn check_file_inner(
         }
     }
     exports.unresolved_calls = unresolved_calls(&bodies, &run.summaries);
+    if !exports.unresolved_calls.is_empty() {
+        exports.engine = std::mem::take(&mut run.outcomes);
+    }
     report.functions_analyzed += bodies.len();
     report.functions_incomplete += run.incomplete;
     if run.contract_error.is_some() {
         report.error = run.contract_error;
     }
-    let findings = run.findings;
     let index = LineIndex::new(&report.source);
-    for (function, f) in findings {
-        if let Some(d) = to_diagnostic(&index, &function, &f) {
-            report.diagnostics.push(d);
+    let outcomes = if exports.engine.is_empty() {
+        &run.outcomes
+    } else {
+        &exports.engine
+    };
+    for &i in &run.order {
+        for f in &outcomes[i].findings {
+            if let Some(d) = to_diagnostic(&index, &bodies[i].name, f) {
+                report.diagnostics.push(d);
+            }
         }
     }
     let fcx = FileContext {
@@ -289,6 +344,7 @@ pub fn dump_summaries(bytes: &[u8], settings: &Settings) -> String {
         &bodies,
         settings,
         &ExternalSummaries::default(),
+        None,
     );
     let mut out = String::new();
     if let Some(e) = &run.contract_error {
@@ -318,20 +374,28 @@ pub fn dump_summaries(bytes: &[u8], settings: &Settings) -> String {
 
 /// What running the ownership engine over a file's functions gives.
 struct EngineRun {
-    findings: Vec<(String, Finding)>,
+    /// One per body, in the order of `bodies`.
+    outcomes: Vec<FunctionOutcome>,
+    /// Callees first: the order in which findings are reported.
+    order: Vec<usize>,
     /// Every function's contract: declared, else inferred.
     summaries: HashMap<String, Summary>,
     incomplete: usize,
     contract_error: Option<String>,
 }
 
-/// Analyses every function, callees first so that callers see their summaries.
+/// Analyses every function, callees first so that callers see their summaries. Functions
+/// whose callees are done are analysed in parallel; each sees exactly the summaries it would
+/// see analysed one at a time in callee-first order, so the results do not depend on the
+/// number of threads. With `previous` (the outcomes of a first analysis without `external`),
+/// only the functions that can see one of `external`'s summaries are analysed again.
 fn run_engine(
     source: &str,
     model: &FileModel,
     bodies: &[Body],
     settings: &Settings,
     external: &ExternalSummaries,
+    previous: Option<Vec<FunctionOutcome>>,
 ) -> EngineRun {
     let registered = registered_functions(model);
     let (declared, contract_error) = match declared_contracts(source, bodies, settings) {
@@ -356,40 +420,223 @@ fn run_engine(
             Some((name, fixed))
         })
         .collect();
+    let order = callee_first_order(bodies);
+    let plan = Plan::new(bodies, &order, &declared, external);
+    let mut previous = previous.filter(|p| p.len() == bodies.len());
+    let results: Vec<OnceLock<FunctionOutcome>> = bodies.iter().map(|_| OnceLock::new()).collect();
+    if let Some(prev) = &mut previous {
+        for (i, outcome) in prev.iter_mut().enumerate() {
+            if !plan.changed[i] {
+                let _ = results[i].set(FunctionOutcome {
+                    findings: std::mem::take(&mut outcome.findings),
+                    summary: outcome.summary.clone(),
+                    incomplete: outcome.incomplete,
+                });
+            }
+        }
+    }
+    let jobs = Jobs {
+        bodies,
+        settings,
+        external,
+        declared: &declared,
+        registered: &registered,
+        quiet_null: &quiet_null,
+        destructor_contracts: &destructor_contracts,
+        local_callees: &plan.local_callees,
+        results: &results,
+        waiting: plan
+            .local_callees
+            .iter()
+            .map(|callees| {
+                let pending = callees.iter().filter(|&&(_, j)| results[j].get().is_none());
+                AtomicUsize::new(pending.count())
+            })
+            .collect(),
+        dependents: &plan.dependents,
+    };
+    rayon::scope(|scope| {
+        for &i in &order {
+            if results[i].get().is_none() && jobs.waiting[i].load(Ordering::Acquire) == 0 {
+                let jobs = &jobs;
+                scope.spawn(move |scope| jobs.run(i, scope));
+            }
+        }
+    });
+    let outcomes: Vec<FunctionOutcome> = results
+        .into_iter()
+        .map(|r| r.into_inner().expect("every function is analysed"))
+        .collect();
     let mut summaries: HashMap<String, Summary> = HashMap::new();
-    let mut findings = Vec::new();
     let mut incomplete = 0;
-    for i in callee_first_order(bodies) {
-        let body = &bodies[i];
-        let lookup = |name: &str| {
-            declared
-                .get(name)
-                .or_else(|| summaries.get(name))
-                .or_else(|| external.summaries.get(name))
-        };
-        let ecx = EngineContext {
-            registered: registered.contains(body.name.as_str()),
-            null_is_quiet: quiet_null.contains(body.name.as_str()),
-            python_version: settings.python_version,
-            summary: &lookup,
-            declared: declared
-                .get(&body.name)
-                .or_else(|| destructor_contracts.get(body.name.as_str())),
-        };
-        let result = analyze(body, &ecx);
-        if result.incomplete {
+    for &i in &order {
+        if outcomes[i].incomplete {
             incomplete += 1;
         }
-        let summary = declared.get(&body.name).cloned().unwrap_or(result.summary);
-        summaries.insert(body.name.clone(), summary);
-        findings.extend(result.findings.into_iter().map(|f| (body.name.clone(), f)));
+        summaries.insert(bodies[i].name.clone(), outcomes[i].summary.clone());
     }
     EngineRun {
-        findings,
+        outcomes,
+        order,
         summaries,
         incomplete,
         contract_error,
     }
+}
+
+/// Which summaries each function's analysis reads, so that it can run as soon as they are
+/// known.
+struct Plan<'b> {
+    /// Per body: the functions of the file whose summaries its calls see, by callee name
+    /// (the one analysed last before it in callee-first order; a name with no declared
+    /// contract and no such function is looked up in `external`).
+    local_callees: Vec<Vec<(&'b str, usize)>>,
+    /// Per body: the bodies whose `local_callees` name it.
+    dependents: Vec<Vec<usize>>,
+    /// Per body: its analysis may see a summary from `external`, directly or through the
+    /// summary of a function of the file.
+    changed: Vec<bool>,
+}
+
+impl<'b> Plan<'b> {
+    fn new(
+        bodies: &'b [Body],
+        order: &[usize],
+        declared: &HashMap<String, Summary>,
+        external: &ExternalSummaries,
+    ) -> Plan<'b> {
+        let mut pos = vec![0; bodies.len()];
+        for (k, &i) in order.iter().enumerate() {
+            pos[i] = k;
+        }
+        // Bodies by name, in callee-first order.
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        for &i in order {
+            by_name.entry(bodies[i].name.as_str()).or_default().push(i);
+        }
+        let mut local_callees = Vec::with_capacity(bodies.len());
+        let mut reads_external = vec![false; bodies.len()];
+        for (i, body) in bodies.iter().enumerate() {
+            let mut names: Vec<&str> = called_names(body).collect();
+            names.sort_unstable();
+            names.dedup();
+            let mut callees = Vec::new();
+            for name in names {
+                if declared.contains_key(name) {
+                    continue;
+                }
+                let before = by_name
+                    .get(name)
+                    .and_then(|v| v.iter().rev().find(|&&j| pos[j] < pos[i]));
+                match before {
+                    Some(&j) => callees.push((name, j)),
+                    None => reads_external[i] |= external.summaries.contains_key(name),
+                }
+            }
+            local_callees.push(callees);
+        }
+        let mut dependents = vec![Vec::new(); bodies.len()];
+        for (i, callees) in local_callees.iter().enumerate() {
+            for &(_, j) in callees {
+                dependents[j].push(i);
+            }
+        }
+        // Callees come first in `order`, so one pass propagates the change to callers.
+        let mut changed = reads_external;
+        for &i in order {
+            if !changed[i] {
+                changed[i] = local_callees[i].iter().any(|&(_, j)| changed[j]);
+            }
+        }
+        Plan {
+            local_callees,
+            dependents,
+            changed,
+        }
+    }
+}
+
+/// What the analysis of each function needs, shared by the threads.
+struct Jobs<'r, 'b> {
+    bodies: &'b [Body],
+    settings: &'r Settings,
+    external: &'r ExternalSummaries,
+    declared: &'r HashMap<String, Summary>,
+    registered: &'r HashSet<&'b str>,
+    quiet_null: &'r HashSet<&'b str>,
+    destructor_contracts: &'r HashMap<&'b str, Summary>,
+    local_callees: &'r [Vec<(&'b str, usize)>],
+    results: &'r [OnceLock<FunctionOutcome>],
+    /// Per body: how many of its `local_callees` are not analysed yet.
+    waiting: Vec<AtomicUsize>,
+    dependents: &'r [Vec<usize>],
+}
+
+impl<'r> Jobs<'r, '_> {
+    /// Analyses body `i`, then starts the callers that were waiting only for it.
+    fn run<'s>(&'s self, i: usize, scope: &rayon::Scope<'s>) {
+        let outcome = self.analyse(i);
+        let _ = self.results[i].set(outcome);
+        for &d in &self.dependents[i] {
+            if self.waiting[d].fetch_sub(1, Ordering::AcqRel) == 1 {
+                scope.spawn(move |scope| self.run(d, scope));
+            }
+        }
+    }
+
+    fn analyse(&self, i: usize) -> FunctionOutcome {
+        let body = &self.bodies[i];
+        let callees = &self.local_callees[i];
+        let lookup = |name: &str| {
+            self.declared
+                .get(name)
+                .or_else(|| {
+                    callees
+                        .iter()
+                        .find(|&&(n, _)| n == name)
+                        .and_then(|&(_, j)| self.results[j].get())
+                        .map(|o| &o.summary)
+                })
+                .or_else(|| self.external.summaries.get(name))
+        };
+        let ecx = EngineContext {
+            registered: self.registered.contains(body.name.as_str()),
+            null_is_quiet: self.quiet_null.contains(body.name.as_str()),
+            python_version: self.settings.python_version,
+            summary: &lookup,
+            declared: self
+                .declared
+                .get(&body.name)
+                .or_else(|| self.destructor_contracts.get(body.name.as_str())),
+        };
+        let result = analyze(body, &ecx);
+        FunctionOutcome {
+            findings: result.findings,
+            summary: self
+                .declared
+                .get(&body.name)
+                .cloned()
+                .unwrap_or(result.summary),
+            incomplete: result.incomplete,
+        }
+    }
+}
+
+/// The names of the functions `body` calls directly.
+fn called_names(body: &Body) -> impl Iterator<Item = &str> {
+    body.blocks
+        .iter()
+        .flat_map(|block| &block.stmts)
+        .filter_map(|s| match &s.kind {
+            StatementKind::Assign {
+                value: Rvalue::Call(c),
+                ..
+            } => match &c.callee {
+                Callee::Named(n) => Some(n.as_str()),
+                _ => None,
+            },
+            _ => None,
+        })
 }
 
 /// Source prep, the syntax model and the file's own macros: what lowering needs.

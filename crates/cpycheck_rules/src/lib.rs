@@ -10,7 +10,8 @@ mod format_calls;
 mod lifecycle;
 
 pub use check::{
-    ExternalSummaries, FileExports, Settings, check_file, check_file_with, dump_cfg, dump_summaries,
+    ExternalSummaries, FileExports, Settings, check_file, check_file_with, dump_cfg,
+    dump_summaries, recheck_file,
 };
 pub use registry::RuleMeta;
 
