@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cpycheck_config::{Resolved, suppression};
 use cpycheck_diagnostics::{Diagnostic, FileReport};
@@ -24,6 +25,11 @@ pub const TIMINGS_ENV: &str = "CPYCHECK_TIMINGS";
 /// Stack size of the analysis threads. Deeply nested input should be handled by bounded
 /// recursion in the analysis crates; this is the safety margin behind that.
 const STACK_SIZE: usize = 64 * 1024 * 1024;
+
+/// Memory for the lowered functions the first pass keeps for the second (estimated by
+/// [`FileExports::kept_bytes`]; the whole pinned corpus needs about 270 MiB); past it, the
+/// second pass parses the file again, so memory stays bounded on larger runs.
+const KEEP_FOR_SECOND_PASS: usize = 384 * 1024 * 1024;
 
 /// A file to analyse, or a path that could not be searched.
 #[derive(Debug)]
@@ -59,12 +65,18 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
     let timings = std::env::var_os(TIMINGS_ENV).is_some_and(|v| v == "1");
     let analyse_all = || {
         let none = ExternalSummaries::default();
+        let kept = AtomicUsize::new(0);
         let first: Vec<(FileReport, FileExports)> = inputs
             .par_iter()
             .map(|input| {
                 let start = std::time::Instant::now();
-                let (mut report, exports) =
-                    analyse(input, settings, &none, None, panic_on.as_deref());
+                let (mut report, mut exports) =
+                    analyse(input, settings, &none, panic_on.as_deref());
+                let size = exports.kept_bytes();
+                if kept.fetch_add(size, Ordering::Relaxed) + size > KEEP_FOR_SECOND_PASS {
+                    kept.fetch_sub(size, Ordering::Relaxed);
+                    exports.forget_bodies();
+                }
                 if timings {
                     report.elapsed = Some(start.elapsed());
                 }
@@ -73,8 +85,8 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
             })
             .collect();
         // The files that call functions defined in other files learn their contracts and
-        // are analysed once more (one round: summaries do not chain across files); only
-        // the functions those contracts can change are analysed again.
+        // are analysed once more (one round: summaries do not chain across files), from
+        // what the first analysis kept: only the functions those contracts can change.
         let external = ExternalSummaries::from_exports(first.iter().map(|(_, e)| e));
         inputs
             .par_iter()
@@ -83,15 +95,9 @@ pub fn check_paths(paths: &[PathBuf], resolved: &Arc<Resolved>, progress: &Progr
                 let mut report =
                     if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
                         let start = std::time::Instant::now();
-                        let mut again = analyse(
-                            input,
-                            settings,
-                            &external,
-                            Some(exports),
-                            panic_on.as_deref(),
-                        )
-                        .0;
-                        again.elapsed = report.elapsed.map(|first| first + start.elapsed());
+                        let elapsed = report.elapsed;
+                        let mut again = reanalyse(input, report, exports, settings, &external);
+                        again.elapsed = elapsed.map(|first| first + start.elapsed());
                         again
                     } else {
                         report
@@ -232,14 +238,12 @@ fn error_message(err: &ignore::Error) -> String {
     }
 }
 
-/// Reads and analyses one input; with `first` (what its first analysis exported), analyses
-/// it again with `external` (see [`cpycheck_rules::recheck_file`]). Never panics: read
-/// errors, binary files and panics inside the analysis become the report's `error`.
+/// Reads and analyses one input. Never panics: read errors, binary files and panics inside
+/// the analysis become the report's `error`.
 fn analyse(
     input: &Input,
     settings: &Settings,
     external: &ExternalSummaries,
-    first: Option<FileExports>,
     panic_on: Option<&str>,
 ) -> (FileReport, FileExports) {
     let (display, path) = match input {
@@ -269,13 +273,7 @@ fn analyse(
         if panic_on.is_some_and(|needle| display.contains(needle)) {
             panic!("{TEST_PANIC_ENV} matched this file");
         }
-        match first {
-            Some(first) => (
-                cpycheck_rules::recheck_file(display, &bytes, settings, external, first),
-                FileExports::default(),
-            ),
-            None => cpycheck_rules::check_file_with(display, &bytes, settings, external),
-        }
+        cpycheck_rules::check_file_with(display, &bytes, settings, external)
     });
     match result {
         Ok((mut report, exports)) => {
@@ -296,6 +294,35 @@ fn analyse(
             (report, FileExports::default())
         }
     }
+}
+
+/// The second analysis of a file (see [`cpycheck_rules::recheck_file`]); a panic becomes the
+/// report's `error`, as in [`analyse`].
+fn reanalyse(
+    input: &Input,
+    first: FileReport,
+    exports: FileExports,
+    settings: &Settings,
+    external: &ExternalSummaries,
+) -> FileReport {
+    let bytes = match input {
+        Input::File { path, .. } if exports.recheck_needs_bytes() => std::fs::read(path).ok(),
+        _ => None,
+    };
+    let source = first.source.clone();
+    isolation::catch(|| {
+        cpycheck_rules::recheck_file(first, exports, bytes.as_deref(), settings, external)
+    })
+    .unwrap_or_else(|panic| FileReport {
+        path: input.display().to_string(),
+        source,
+        error: Some(format!(
+            "internal error: {panic}; this is a bug in cpycheck, please report it \
+                 (set {}=1 for a backtrace)",
+            isolation::BACKTRACE_ENV
+        )),
+        ..FileReport::default()
+    })
 }
 
 fn error_report(display: &str, message: String) -> FileReport {

@@ -118,13 +118,21 @@ fn a_second_analysis_that_reuses_the_first_gives_the_full_answer() {
 
     let external = ExternalSummaries::from_exports([&helper_exports, &user_exports]);
     let (full, _) = check_file_with("user.c", user.as_bytes(), &settings, &external);
-    let again = recheck_file(
-        "user.c",
-        user.as_bytes(),
+    // Without the kept bodies, from the bytes again.
+    let (first, mut forgetful) = check_file_with("user.c", user.as_bytes(), &settings, &none);
+    forgetful.forget_bodies();
+    assert!(forgetful.recheck_needs_bytes());
+    let reparsed = recheck_file(
+        first,
+        forgetful,
+        Some(user.as_bytes()),
         &settings,
         &external,
-        user_exports,
     );
+    assert_eq!(reparsed.diagnostics, full.diagnostics);
+
+    assert!(!user_exports.recheck_needs_bytes());
+    let again = recheck_file(alone, user_exports, None, &settings, &external);
     assert_eq!(again.diagnostics, full.diagnostics);
     assert_eq!(again.functions_incomplete, full.functions_incomplete);
     let found: Vec<(&str, Option<&str>)> = again
