@@ -408,7 +408,7 @@ impl State {
                 next_st
             })
         };
-        let mut order: Vec<ObjId> = Vec::new();
+        let mut order: Vec<ObjId> = Vec::with_capacity(self.objs.len());
         let mut canon_obj = |o: ObjId, order: &mut Vec<ObjId>| -> u32 {
             let slot = &mut obj_map[o.0 as usize];
             *slot.get_or_insert_with(|| {
@@ -476,6 +476,11 @@ impl State {
                     .map(|l| (l.on_failure, l.on_success))
                     .hash(&mut h);
             }
+        }
+        if self.eq_facts.is_empty() {
+            // What hashing an empty list of facts writes.
+            h.write_usize(0);
+            return h.finish();
         }
         let mut facts: Vec<(u32, u32, bool)> = self
             .eq_facts
