@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cpycheck_config::{Resolved, suppression};
 use cpycheck_diagnostics::{Diagnostic, FileReport};
@@ -25,6 +26,11 @@ pub const TIMINGS_ENV: &str = "CPYCHECK_TIMINGS";
 /// Stack size of the analysis threads. Deeply nested input should be handled by bounded
 /// recursion in the analysis crates; this is the safety margin behind that.
 const STACK_SIZE: usize = 64 * 1024 * 1024;
+
+/// Memory for the lowered functions the first pass keeps for the second (estimated by
+/// [`FileExports::kept_bytes`]; the whole pinned corpus needs about 270 MiB); past it, the
+/// second pass parses the file again, so memory stays bounded on larger runs.
+const KEEP_FOR_SECOND_PASS: usize = 384 * 1024 * 1024;
 
 /// A file to analyse, or a path that could not be searched.
 #[derive(Debug)]
@@ -76,12 +82,18 @@ pub fn check_paths(
     let timings = std::env::var_os(TIMINGS_ENV).is_some_and(|v| v == "1");
     let analyse_all = || {
         let none = ExternalSummaries::default();
+        let kept = AtomicUsize::new(0);
         let first: Vec<(FileReport, FileExports)> = inputs
             .par_iter()
             .map(|input| {
                 let start = std::time::Instant::now();
-                let (mut report, exports) =
+                let (mut report, mut exports) =
                     analyse(input, settings, &none, cache, panic_on.as_deref());
+                let size = exports.kept_bytes();
+                if kept.fetch_add(size, Ordering::Relaxed) + size > KEEP_FOR_SECOND_PASS {
+                    kept.fetch_sub(size, Ordering::Relaxed);
+                    exports.forget_bodies();
+                }
                 if timings {
                     report.elapsed = Some(start.elapsed());
                 }
@@ -90,22 +102,24 @@ pub fn check_paths(
             })
             .collect();
         // The files that call functions defined in other files learn their contracts and
-        // are analysed once more (one round: summaries do not chain across files).
+        // are analysed once more (one round: summaries do not chain across files), from
+        // what the first analysis kept: only the functions those contracts can change.
         let external = ExternalSummaries::from_exports(first.iter().map(|(_, e)| e));
         inputs
             .par_iter()
             .zip(first)
             .map(|(input, (report, exports))| {
-                let mut report =
-                    if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
-                        let start = std::time::Instant::now();
-                        let mut again =
-                            analyse(input, settings, &external, cache, panic_on.as_deref()).0;
-                        again.elapsed = report.elapsed.map(|first| first + start.elapsed());
-                        again
-                    } else {
-                        report
-                    };
+                let mut report = if report.error.is_none()
+                    && external.knows_any(&exports.unresolved_calls)
+                {
+                    let start = std::time::Instant::now();
+                    let elapsed = report.elapsed;
+                    let mut again = reanalyse(input, report, exports, settings, &external, cache);
+                    again.elapsed = elapsed.map(|first| first + start.elapsed());
+                    again
+                } else {
+                    report
+                };
                 let suppressed = filter_and_suppress(&mut report, resolved);
                 (report, suppressed)
             })
@@ -323,6 +337,50 @@ fn analyse(
             (report, FileExports::default())
         }
     }
+}
+
+/// The second analysis of a file (see [`cpycheck_rules::recheck_file`]); a panic becomes the
+/// report's `error`, as in [`analyse`].
+fn reanalyse(
+    input: &Input,
+    first: FileReport,
+    exports: FileExports,
+    settings: &Settings,
+    external: &ExternalSummaries,
+    headers: Option<&HeaderCache>,
+) -> FileReport {
+    let (bytes, includes) = match input {
+        Input::File { path, base, .. } if exports.recheck_needs_bytes() => (
+            std::fs::read(path).ok(),
+            headers.map(|cache| cache.for_file(path, base)),
+        ),
+        _ => (None, None),
+    };
+    let source = first.source.clone();
+    isolation::catch(|| {
+        let includes: &dyn cpycheck_source::Includes = match &includes {
+            Some(includes) => includes,
+            None => &cpycheck_source::NoIncludes,
+        };
+        cpycheck_rules::recheck_file(
+            first,
+            exports,
+            bytes.as_deref(),
+            settings,
+            external,
+            includes,
+        )
+    })
+    .unwrap_or_else(|panic| FileReport {
+        path: input.display().to_string(),
+        source,
+        error: Some(format!(
+            "internal error: {panic}; this is a bug in cpycheck, please report it \
+                 (set {}=1 for a backtrace)",
+            isolation::BACKTRACE_ENV
+        )),
+        ..FileReport::default()
+    })
 }
 
 fn error_report(display: &str, message: String) -> FileReport {

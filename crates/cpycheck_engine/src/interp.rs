@@ -15,6 +15,7 @@ use cpycheck_ir::{
     Body, Call, Callee, CmpOp, Cond, LocalKind, Operand, Place, Rvalue, StatementKind, Terminator,
 };
 use cpycheck_syntax::Span;
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 
@@ -75,6 +76,8 @@ pub(crate) struct Interp<'a> {
     mutated: Vec<bool>,
     /// Calls whose thrown-away failure is handled another way, or cannot happen.
     handled_discards: HashSet<Span>,
+    /// The places the states refer to, by number.
+    places: RefCell<Places>,
 }
 
 const RET_NEW: u8 = 1;
@@ -103,6 +106,7 @@ impl<'a> Interp<'a> {
             runs_python: false,
             mutated: vec![false; body.params.len()],
             handled_discards: crate::deferred::handled_discards(body),
+            places: RefCell::new(Places::default()),
         };
         let mut incomplete = false;
         if body.blocks.len() > budget::MAX_BLOCKS {
@@ -547,7 +551,8 @@ impl<'a> Interp<'a> {
                 exc_link: None,
                 fallible: false,
             });
-            st.env.insert(Place::Local(p), Value::Obj(id));
+            let pid = self.pid(&Place::Local(p));
+            st.env.insert(pid, Value::Obj(id));
             st.params.push(Some(id));
         }
         st
@@ -695,13 +700,20 @@ impl<'a> Interp<'a> {
             Nullness::NonNull,
         ));
         let v = Value::Obj(id);
-        st.env.insert(place.clone(), v);
+        st.env.insert(self.pid(place), v);
         Some(v)
     }
 
+    /// The number of a place in the states.
+    fn pid(&self, place: &Place) -> PlaceId {
+        self.places
+            .borrow_mut()
+            .intern(place, &|l| self.body.local(l).kind == LocalKind::Temp)
+    }
+
     fn read(&self, st: &mut State, place: &Place) -> Value {
-        if let Some(v) = st.env.get(place) {
-            return *v;
+        if let Some(v) = st.env.get(self.pid(place)) {
+            return v;
         }
         if let Some(v) = self.singleton(st, place) {
             return v;
@@ -734,7 +746,7 @@ impl<'a> Interp<'a> {
                     0,
                     Nullness::Maybe,
                 ));
-                st.env.insert(place.clone(), Value::Obj(id));
+                st.env.insert(self.pid(place), Value::Obj(id));
                 Some(id)
             }
             _ => None,
@@ -748,15 +760,18 @@ impl<'a> Interp<'a> {
             (Place::Deref(a), Place::Elem(b, _)) | (Place::Elem(a, _), Place::Deref(b)) => a == b,
             _ => false,
         };
-        st.env
-            .retain(|p, _| p == place || !(derives_from(p, place) || aliased(p)));
+        let base = self.pid(place);
+        let places = self.places.borrow();
+        st.env.retain(|p, _| {
+            p == base || !(places.derives_from(p, base) || aliased(places.place(p)))
+        });
     }
 
     fn assign(&mut self, st: &mut State, dest: &Place, value: Value, span: Span) {
         // Not through `Deref`: `a[i] = v` in a loop writes another element each time.
         if matches!(dest, Place::Field(..) | Place::Global(_))
             && !through_index(dest)
-            && let Some(&Value::Obj(old)) = st.env.get(dest)
+            && let Some(Value::Obj(old)) = st.env.get(self.pid(dest))
             && Value::Obj(old) != value
             && st.obj(old).held_by_memory > 0
         {
@@ -772,10 +787,10 @@ impl<'a> Interp<'a> {
         // reference comes back and the store hands one over, which changes nothing
         // (`tmp = p->x; p->x = v; Py_DECREF(tmp);` with `v` the object `p->x` held).
         let restored = matches!(dest, Place::Field(..) | Place::Global(_))
-            && st.env.get(dest) == Some(&value)
+            && st.env.get(self.pid(dest)) == Some(value)
             && matches!(value, Value::Obj(id) if st.obj(id).held_by_memory > 0);
         self.invalidate_derived(st, dest);
-        st.env.insert(dest.clone(), value);
+        st.env.insert(self.pid(dest), value);
         let Value::Obj(id) = value else { return };
         if restored {
             return;
@@ -973,7 +988,9 @@ impl<'a> Interp<'a> {
                 }
             }
             StatementKind::EndStatement => {
-                st.env.retain(|p, _| !is_temp_place(self.body, p));
+                let places = self.places.borrow();
+                st.env.retain(|p, _| !places.is_temp(p));
+                drop(places);
                 self.collect(st, span);
             }
         }
@@ -1514,7 +1531,7 @@ impl<'a> Interp<'a> {
             // Borrowed out-parameters (`PyDict_Next`) have the same lender.
             for arg in &call.args {
                 if let Operand::AddrOf(place) = arg
-                    && let Some(Value::Obj(id)) = st.env.get(place).copied()
+                    && let Some(Value::Obj(id)) = st.env.get(self.pid(place))
                     && st.obj(id).origin == OriginKind::OutBorrowed
                     && st.obj(id).origin_span == span
                 {
@@ -1735,7 +1752,7 @@ impl<'a> Interp<'a> {
             }
             Some(ArgEffect::Replace { .. }) => {
                 // The old reference is consumed, a new one takes its place.
-                if let Some(Value::Obj(old)) = st.env.get(place).copied() {
+                if let Some(Value::Obj(old)) = st.env.get(self.pid(place)) {
                     let o = st.obj_mut(old);
                     if o.owned == 0 && o.origin == OriginKind::HelperParam {
                         // A helper's parameter replaced in place: the caller's reference
@@ -1752,11 +1769,11 @@ impl<'a> Interp<'a> {
             Some(ArgEffect::Steal | ArgEffect::StealOnSuccess | ArgEffect::StealOnFailure)
             | None => {
                 // Unknown function with `&x`: it may replace `x` or take its reference.
-                if let Some(Value::Obj(old)) = st.env.get(place).copied() {
+                if let Some(Value::Obj(old)) = st.env.get(self.pid(place)) {
                     self.havoc(st, old);
                 }
                 self.invalidate_derived(st, place);
-                st.env.insert(place.clone(), Value::Unknown);
+                st.env.insert(self.pid(place), Value::Unknown);
             }
         }
     }
@@ -1765,7 +1782,7 @@ impl<'a> Interp<'a> {
     /// holds the reference (no ownership transfer, whatever the place is).
     fn assign_local_or_store(&mut self, st: &mut State, place: &Place, v: Value) {
         self.invalidate_derived(st, place);
-        st.env.insert(place.clone(), v);
+        st.env.insert(self.pid(place), v);
         if let (Value::Obj(id), Place::Local(l)) = (v, place) {
             st.obj_mut(id).name = Some(self.body.local(*l).name.as_str().into());
         }
@@ -2001,19 +2018,21 @@ impl<'a> Interp<'a> {
     /// one reference to the object it holds: `*out = v; Py_INCREF(*out);` and
     /// `self->x = v; Py_INCREF(v);` take the reference the memory owns after the store.
     fn hand_over_to_memory(&mut self, st: &mut State, span: Span) {
+        let places = self.places.borrow();
         let mut held: Vec<(ObjId, String)> = st
             .env
             .iter()
-            .filter(|(p, _)| {
-                !matches!(p, Place::Local(_))
-                    && !is_temp_place(self.body, p)
-                    && !self.local_array_elem(p)
+            .filter(|&(p, _)| {
+                !matches!(places.place(p), Place::Local(_))
+                    && !places.is_temp(p)
+                    && !self.local_array_elem(places.place(p))
             })
             .filter_map(|(p, v)| match v {
-                Value::Obj(id) => Some((*id, self.body.place_name(p))),
+                Value::Obj(id) => Some((id, self.body.place_name(places.place(p)))),
                 _ => None,
             })
             .collect();
+        drop(places);
         held.sort();
         for (id, name) in held {
             let o = st.obj_mut(id);
@@ -2408,15 +2427,6 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         unpaid_steal: None,
         exc_link: None,
         fallible: false,
-    }
-}
-
-fn derives_from(p: &Place, base: &Place) -> bool {
-    match p {
-        Place::Field(b, _) | Place::Deref(b) | Place::Elem(b, _) => {
-            b.as_ref() == base || derives_from(b, base)
-        }
-        _ => false,
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::finding::OriginKind;
 use cpycheck_ir::Place;
 use cpycheck_syntax::Span;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
@@ -12,6 +12,113 @@ pub struct ObjId(pub u32);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StatusId(pub u32);
+
+/// A place of the function being analysed, interned by [`Places`]: states refer to places by
+/// number, so cloning, comparing and hashing a state never touches the places' names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PlaceId(pub u32);
+
+/// The places one analysis has met, numbered in order of first use. A number stands for the
+/// same place in every state of the analysis, which is all [`State::key`] needs.
+#[derive(Default)]
+pub struct Places {
+    ids: HashMap<Place, PlaceId, std::hash::BuildHasherDefault<KeyHasher>>,
+    info: Vec<PlaceInfo>,
+}
+
+struct PlaceInfo {
+    place: Place,
+    /// `p` for `p->x` and `*p`.
+    base: Option<PlaceId>,
+    /// The place is, or is reached through, a compiler temporary.
+    temp: bool,
+}
+
+impl Places {
+    /// The number of `place`; `is_temp_local` says whether a local is a temporary.
+    pub fn intern(
+        &mut self,
+        place: &Place,
+        is_temp_local: &dyn Fn(cpycheck_ir::LocalId) -> bool,
+    ) -> PlaceId {
+        if let Some(&id) = self.ids.get(place) {
+            return id;
+        }
+        let (base, temp) = match place {
+            Place::Local(l) => (None, is_temp_local(*l)),
+            Place::Global(_) => (None, false),
+            Place::Field(b, _) | Place::Deref(b) | Place::Elem(b, _) => {
+                let b = self.intern(b, is_temp_local);
+                (Some(b), self.info[b.0 as usize].temp)
+            }
+        };
+        let id = PlaceId(self.info.len() as u32);
+        self.info.push(PlaceInfo {
+            place: place.clone(),
+            base,
+            temp,
+        });
+        self.ids.insert(place.clone(), id);
+        id
+    }
+
+    pub fn place(&self, id: PlaceId) -> &Place {
+        &self.info[id.0 as usize].place
+    }
+
+    pub fn is_temp(&self, id: PlaceId) -> bool {
+        self.info[id.0 as usize].temp
+    }
+
+    /// Whether `p` is reached through `base` (`base->x`, `base->x->y`, `*base`).
+    pub fn derives_from(&self, p: PlaceId, base: PlaceId) -> bool {
+        let mut cur = self.info[p.0 as usize].base;
+        while let Some(b) = cur {
+            if b == base {
+                return true;
+            }
+            cur = self.info[b.0 as usize].base;
+        }
+        false
+    }
+}
+
+/// What each place holds: a map from places to values, kept as a vector sorted by place so
+/// that cloning it is one copy.
+#[derive(Clone, Debug, Default)]
+pub struct Env(Vec<(PlaceId, Value)>);
+
+impl Env {
+    pub fn get(&self, p: PlaceId) -> Option<Value> {
+        self.0
+            .binary_search_by_key(&p, |e| e.0)
+            .ok()
+            .map(|i| self.0[i].1)
+    }
+
+    pub fn insert(&mut self, p: PlaceId, v: Value) {
+        match self.0.binary_search_by_key(&p, |e| e.0) {
+            Ok(i) => self.0[i].1 = v,
+            Err(i) => self.0.insert(i, (p, v)),
+        }
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(PlaceId, &Value) -> bool) {
+        self.0.retain(|(p, v)| keep(*p, v));
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (PlaceId, Value)> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Value> + '_ {
+        self.0.iter().map(|e| &e.1)
+    }
+}
 
 /// The abstract value of a place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -160,7 +267,7 @@ pub struct ExcLink {
 
 #[derive(Clone, Debug)]
 pub struct State {
-    pub env: BTreeMap<Place, Value>,
+    pub env: Env,
     pub objs: Vec<Option<Obj>>,
     pub statuses: Vec<Option<Status>>,
     /// Identity facts learnt from branches: `(a, b, equal)` with `a < b`.
@@ -183,7 +290,7 @@ pub struct State {
 impl Default for State {
     fn default() -> State {
         State {
-            env: BTreeMap::new(),
+            env: Env::default(),
             objs: Vec::new(),
             statuses: Vec::new(),
             eq_facts: Vec::new(),
@@ -305,7 +412,7 @@ impl State {
                 next_st
             })
         };
-        let mut order: Vec<ObjId> = Vec::new();
+        let mut order: Vec<ObjId> = Vec::with_capacity(self.objs.len());
         let mut canon_obj = |o: ObjId, order: &mut Vec<ObjId>| -> u32 {
             let slot = &mut obj_map[o.0 as usize];
             *slot.get_or_insert_with(|| {
@@ -319,12 +426,18 @@ impl State {
         }
         self.param_tests.hash(&mut h);
         self.exc.hash(&mut h);
-        for (place, value) in &self.env {
-            place.hash(&mut h);
+        for (place, value) in self.env.iter() {
+            // The place and an object's or status's number in one word.
+            let place = u64::from(place.0) << 32;
             match value {
-                Value::Obj(o) => (0u8, canon_obj(*o, &mut order)).hash(&mut h),
-                Value::Status(s) => (1u8, canon_st(*s, &mut st_map)).hash(&mut h),
-                other => (2u8, other).hash(&mut h),
+                Value::Obj(o) => h.write_u64(place | u64::from(canon_obj(o, &mut order)) << 1),
+                Value::Status(s) => {
+                    h.write_u64(place | u64::from(canon_st(s, &mut st_map)) << 1 | 1);
+                }
+                other => {
+                    h.write_u64(place | 1 << 31);
+                    other.hash(&mut h);
+                }
             }
         }
         // Objects no place refers to any more (kept for their pending effects) come last.
@@ -335,20 +448,18 @@ impl State {
         }
         for id in order {
             let o = self.obj(id);
-            (
-                o.origin,
-                o.origin_span,
-                o.owned,
-                o.null,
-                o.released.is_some(),
-                o.escaped,
-                o.consumed.is_some(),
-                o.invalidated.is_some(),
-                o.stored_unowned.is_some(),
-                o.unpaid_steal.as_ref().map(|u| u.2),
-                o.held_by_memory,
-            )
-                .hash(&mut h);
+            // The flags packed into words: one hasher step each instead of one per field.
+            let flags = o.origin as u64
+                | (o.null as u64) << 8
+                | u64::from(o.released.is_some()) << 16
+                | u64::from(o.escaped) << 17
+                | u64::from(o.consumed.is_some()) << 18
+                | u64::from(o.invalidated.is_some()) << 19
+                | u64::from(o.stored_unowned.is_some()) << 20;
+            h.write_u64(flags);
+            h.write_u64(u64::from(o.origin_span.start) << 32 | u64::from(o.origin_span.end));
+            h.write_u64(u64::from(o.owned) << 32 | u64::from(o.held_by_memory));
+            o.unpaid_steal.as_ref().map(|u| u.2).hash(&mut h);
             o.stolen.as_ref().map(|s| s.0).hash(&mut h);
             o.exists_if
                 .map(|(s, set)| (canon_st(s, &mut st_map), set))
@@ -370,6 +481,11 @@ impl State {
                     .map(|l| (l.on_failure, l.on_success))
                     .hash(&mut h);
             }
+        }
+        if self.eq_facts.is_empty() {
+            // What hashing an empty list of facts writes.
+            h.write_usize(0);
+            return h.finish();
         }
         let mut facts: Vec<(u32, u32, bool)> = self
             .eq_facts

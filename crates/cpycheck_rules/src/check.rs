@@ -13,6 +13,8 @@ use cpycheck_ir::{
 use cpycheck_source::{Includes, LineIndex, NoIncludes};
 use cpycheck_syntax::{FileModel, RegistrationKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Settings that affect analysis results.
 #[derive(Clone, Debug)]
@@ -77,12 +79,41 @@ impl ExternalSummaries {
 }
 
 /// What a file offers to, and needs from, the other files of the run.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct FileExports {
     /// Contracts of the file's non-`static` functions.
     pub summaries: Vec<(String, Summary)>,
     /// Functions the file calls that it neither defines nor finds in the API contracts.
     pub unresolved_calls: Vec<String>,
+    /// What a second analysis needs, kept when the file calls unresolved functions.
+    second_pass: Option<Box<SecondPass>>,
+}
+
+/// A file's lowered functions and what the engine found in each: [`recheck_file`] analyses
+/// again only the functions that other files' summaries can change, without reading or
+/// parsing the file again.
+#[derive(Debug)]
+struct SecondPass {
+    /// The bodies whose analysis may read another file's summary; the others, which keep
+    /// their outcome, are reduced to their name (memory). `None` when the caller chose
+    /// to free them ([`FileExports::forget_bodies`]): the file is then parsed again.
+    bodies: Option<Vec<Body>>,
+    /// The callee-first order of the first analysis.
+    order: Vec<usize>,
+    input: EngineInput,
+    /// One per body.
+    outcomes: Vec<FunctionOutcome>,
+    /// The diagnostics of the file rules, which do not depend on summaries.
+    file_diagnostics: Vec<Diagnostic>,
+}
+
+/// What analysing one function gave.
+#[derive(Clone, Debug)]
+struct FunctionOutcome {
+    findings: Vec<Finding>,
+    /// The contract callers see: declared, else inferred.
+    summary: Summary,
+    incomplete: bool,
 }
 /// The skip reason of a function whose body contains parse error regions.
 pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
@@ -119,6 +150,97 @@ pub fn check_file_with(
     let mut exports = FileExports::default();
     let report = check_file_inner(path, bytes, settings, external, includes, &mut exports);
     (report, exports)
+}
+
+impl FileExports {
+    /// About how many bytes of memory the lowered functions kept for the second analysis
+    /// take (0 when none are kept).
+    pub fn kept_bytes(&self) -> usize {
+        let Some(bodies) = self.second_pass.as_ref().and_then(|k| k.bodies.as_ref()) else {
+            return 0;
+        };
+        bodies
+            .iter()
+            .map(|b| {
+                let stmts: usize = b.blocks.iter().map(|bb| bb.stmts.len()).sum();
+                std::mem::size_of::<Body>()
+                    + b.locals.len() * (std::mem::size_of::<cpycheck_ir::Local>() + 16)
+                    + b.blocks.len() * std::mem::size_of::<cpycheck_ir::BasicBlock>()
+                    // A statement's places and names are small allocations of their own.
+                    + stmts * (std::mem::size_of::<cpycheck_ir::Statement>() + 48)
+            })
+            .sum()
+    }
+
+    /// Frees the lowered functions kept for the second analysis: [`recheck_file`] then
+    /// needs the file's bytes again, and parses them again.
+    pub fn forget_bodies(&mut self) {
+        if let Some(k) = &mut self.second_pass {
+            k.bodies = None;
+        }
+    }
+
+    /// Whether [`recheck_file`] needs the file's bytes.
+    pub fn recheck_needs_bytes(&self) -> bool {
+        self.second_pass
+            .as_ref()
+            .is_some_and(|k| k.bodies.is_none())
+    }
+}
+
+/// The second analysis of a file, with the contracts of other files' functions: the report
+/// [`check_file_with`] gives with `external`, computed from the report and the exports of
+/// the file's first analysis (without `external`, same settings). Only the functions that
+/// call one of `external`'s functions, directly or through other functions of the file, are
+/// analysed again; the others keep their first results, which `external` cannot change.
+///
+/// `bytes` are the file's bytes, needed only when [`FileExports::recheck_needs_bytes`].
+pub fn recheck_file(
+    first: FileReport,
+    exports: FileExports,
+    bytes: Option<&[u8]>,
+    settings: &Settings,
+    external: &ExternalSummaries,
+    includes: &dyn Includes,
+) -> FileReport {
+    let Some(kept) = exports.second_pass else {
+        return first;
+    };
+    let SecondPass {
+        bodies,
+        order,
+        input,
+        outcomes,
+        file_diagnostics,
+    } = *kept;
+    let bodies = match bodies {
+        Some(bodies) => bodies,
+        None => match bytes.map(|b| lowered_bodies(b, &first.source, settings, includes)) {
+            Some(Ok(bodies)) if bodies.len() == outcomes.len() => bodies,
+            _ => return first,
+        },
+    };
+    let run = run_engine(&bodies, &input, settings, external, Some((order, outcomes)));
+    let mut report = first;
+    report.functions_incomplete = run.incomplete;
+    report.diagnostics = engine_diagnostics(&report.source, &bodies, &run);
+    report.diagnostics.extend(file_diagnostics);
+    report.sort();
+    report
+}
+
+/// The engine's findings as diagnostics, callees first.
+fn engine_diagnostics(source: &str, bodies: &[Body], run: &EngineRun) -> Vec<Diagnostic> {
+    let index = LineIndex::new(source);
+    let mut out = Vec::new();
+    for &i in &run.order {
+        for f in &run.outcomes[i].findings {
+            if let Some(d) = to_diagnostic(&index, &bodies[i].name, f) {
+                out.push(d);
+            }
+        }
+    }
+    out
 }
 
 fn check_file_inner(
@@ -194,7 +316,8 @@ fn check_file_inner(
         }
         bodies.push(lower_function(f, &cx));
     }
-    let run = run_engine(&report.source, &model, &bodies, settings, external);
+    let input = EngineInput::new(&report.source, &model, &bodies, settings);
+    let run = run_engine(&bodies, &input, settings, external, None);
     for f in &model.functions {
         // Only contracts that tell a caller something: the others would make callers be
         // analysed again for nothing.
@@ -208,16 +331,10 @@ fn check_file_inner(
     exports.unresolved_calls = unresolved_calls(&bodies, &run.summaries);
     report.functions_analyzed += bodies.len();
     report.functions_incomplete += run.incomplete;
-    if run.contract_error.is_some() {
-        report.error = run.contract_error;
+    if input.contract_error.is_some() {
+        report.error.clone_from(&input.contract_error);
     }
-    let findings = run.findings;
-    let index = LineIndex::new(&report.source);
-    for (function, f) in findings {
-        if let Some(d) = to_diagnostic(&index, &function, &f) {
-            report.diagnostics.push(d);
-        }
-    }
+    report.diagnostics = engine_diagnostics(&report.source, &bodies, &run);
     let fcx = FileContext {
         path,
         source: &report.source,
@@ -234,6 +351,21 @@ fn check_file_inner(
                     .map(|f| file_diagnostic(&rule.meta, f)),
             );
         }
+    }
+    if !exports.unresolved_calls.is_empty() {
+        let may_change = may_read_other_files(&bodies, &run.order, &input, settings);
+        let bodies = bodies
+            .into_iter()
+            .zip(may_change)
+            .map(|(body, keep)| if keep { body } else { name_only(body) })
+            .collect();
+        exports.second_pass = Some(Box::new(SecondPass {
+            bodies: Some(bodies),
+            order: run.order,
+            input,
+            outcomes: run.outcomes,
+            file_diagnostics: file_diagnostics.clone(),
+        }));
     }
     report.diagnostics.extend(file_diagnostics);
     report.sort();
@@ -252,6 +384,78 @@ pub fn check_cython_module(path: &str, bytes: &[u8], companion: Option<&[u8]>) -
     check_cython(path, bytes, companion, &mut report);
     report.sort();
     report
+}
+
+/// The lowered functions of a file, as [`check_file_with`] lowers them.
+fn lowered_bodies(
+    bytes: &[u8],
+    source: &str,
+    settings: &Settings,
+    includes: &dyn Includes,
+) -> Result<Vec<Body>, cpycheck_source::PrepError> {
+    let (model, macros) = front_end(bytes, settings, includes)?;
+    let cx = LowerContext {
+        source,
+        object_types: &model.object_types,
+        macros: &macros,
+    };
+    Ok(model
+        .functions
+        .iter()
+        .filter(|f| !is_skipped(f, &macros, source))
+        .map(|f| lower_function(f, &cx))
+        .collect())
+}
+
+/// Per body: whether its analysis may read a summary from another file, directly (a call
+/// to a name that is neither an API, nor declared, nor a function of the file analysed
+/// before it) or through a function of the file whose own may.
+fn may_read_other_files(
+    bodies: &[Body],
+    order: &[usize],
+    input: &EngineInput,
+    settings: &Settings,
+) -> Vec<bool> {
+    let mut pos = vec![0; bodies.len()];
+    for (k, &i) in order.iter().enumerate() {
+        pos[i] = k;
+    }
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for &i in order {
+        by_name.entry(bodies[i].name.as_str()).or_default().push(i);
+    }
+    let mut out = vec![false; bodies.len()];
+    for &i in order {
+        out[i] = called_names(&bodies[i]).any(|name| {
+            if is_api(name, settings) || input.declared.contains_key(name) {
+                return false;
+            }
+            match by_name
+                .get(name)
+                .and_then(|v| v.iter().rev().find(|&&j| pos[j] < pos[i]))
+            {
+                Some(&j) => out[j],
+                None => true,
+            }
+        });
+    }
+    out
+}
+
+/// Calls to `name` follow its API contract (the engine looks no further).
+fn is_api(name: &str, settings: &Settings) -> bool {
+    cpycheck_contracts::lookup(name)
+        .is_some_and(|c| c.since.is_none_or(|v| v <= settings.python_version))
+}
+
+/// A body reduced to its name: what a function that is not analysed again needs.
+fn name_only(body: Body) -> Body {
+    Body {
+        locals: Vec::new(),
+        params: Vec::new(),
+        blocks: Vec::new(),
+        ..body
+    }
 }
 
 /// The Cython pipeline: the Cython front end, then the Cython rules.
@@ -330,15 +534,16 @@ pub fn dump_summaries(bytes: &[u8], settings: &Settings, includes: &dyn Includes
         .filter(|f| !is_skipped(f, &macros, &source))
         .map(|f| lower_function(f, &cx))
         .collect();
+    let input = EngineInput::new(&source, &model, &bodies, settings);
     let run = run_engine(
-        &source,
-        &model,
         &bodies,
+        &input,
         settings,
         &ExternalSummaries::default(),
+        None,
     );
     let mut out = String::new();
-    if let Some(e) = &run.contract_error {
+    if let Some(e) = &input.contract_error {
         out.push_str(&format!("error: {e}\n"));
     }
     for b in &bodies {
@@ -365,78 +570,293 @@ pub fn dump_summaries(bytes: &[u8], settings: &Settings, includes: &dyn Includes
 
 /// What running the ownership engine over a file's functions gives.
 struct EngineRun {
-    findings: Vec<(String, Finding)>,
+    /// One per body, in the order of `bodies`.
+    outcomes: Vec<FunctionOutcome>,
+    /// Callees first: the order in which findings are reported.
+    order: Vec<usize>,
     /// Every function's contract: declared, else inferred.
     summaries: HashMap<String, Summary>,
     incomplete: usize,
+}
+
+/// What the engine needs to know of a file besides its functions' bodies.
+#[derive(Debug)]
+struct EngineInput {
+    /// Functions registered with Python (their object parameters are borrowed).
+    registered: HashSet<String>,
+    /// `tp_iternext` slots: NULL alone is a valid result.
+    quiet_null: HashSet<String>,
+    /// Contracts the user declared (comments, configuration).
+    declared: HashMap<String, Summary>,
+    /// Destructor slots, whose contract is fixed.
+    destructor_contracts: HashMap<String, Summary>,
+    /// A declared contract that could not be read (then none is used).
     contract_error: Option<String>,
 }
 
-/// Analyses every function, callees first so that callers see their summaries.
+impl EngineInput {
+    fn new(source: &str, model: &FileModel, bodies: &[Body], settings: &Settings) -> Self {
+        let (declared, contract_error) = match declared_contracts(source, bodies, settings) {
+            Ok(declared) => (declared, None),
+            Err(e) => (HashMap::new(), Some(e)),
+        };
+        let quiet_null = model
+            .registrations
+            .iter()
+            .filter(|r| {
+                matches!(&r.kind, RegistrationKind::Slot { slot }
+                    if slot.trim_start_matches("Py_") == "tp_iternext")
+            })
+            .map(|r| r.function.clone())
+            .collect();
+        let destructor_contracts = destructors(model)
+            .into_iter()
+            .filter_map(|name| {
+                let body = bodies.iter().find(|b| b.name == name)?;
+                let mut fixed = Summary::unknown(body.params.len());
+                fixed.source = cpycheck_engine::SummarySource::Declared;
+                Some((name.to_string(), fixed))
+            })
+            .collect();
+        EngineInput {
+            registered: registered_functions(model)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            quiet_null,
+            declared,
+            destructor_contracts,
+            contract_error,
+        }
+    }
+}
+
+/// Analyses every function, callees first so that callers see their summaries. Functions
+/// whose callees are done are analysed in parallel; each sees exactly the summaries it would
+/// see analysed one at a time in callee-first order, so the results do not depend on the
+/// number of threads. With `previous` (the outcomes of a first analysis without `external`),
+/// only the functions that can see one of `external`'s summaries are analysed again.
 fn run_engine(
-    source: &str,
-    model: &FileModel,
     bodies: &[Body],
+    input: &EngineInput,
     settings: &Settings,
     external: &ExternalSummaries,
+    previous: Option<(Vec<usize>, Vec<FunctionOutcome>)>,
 ) -> EngineRun {
-    let registered = registered_functions(model);
-    let (declared, contract_error) = match declared_contracts(source, bodies, settings) {
-        Ok(declared) => (declared, None),
-        Err(e) => (HashMap::new(), Some(e)),
+    let declared = &input.declared;
+    let (order, previous) = match previous {
+        Some((order, outcomes)) => (order, Some(outcomes)),
+        None => (callee_first_order(bodies), None),
     };
-    let quiet_null: HashSet<&str> = model
-        .registrations
-        .iter()
-        .filter(|r| {
-            matches!(&r.kind, RegistrationKind::Slot { slot }
-                if slot.trim_start_matches("Py_") == "tp_iternext")
-        })
-        .map(|r| r.function.as_str())
-        .collect();
-    let destructor_contracts: HashMap<&str, Summary> = destructors(model)
+    let plan = Plan::new(bodies, &order, declared, external, settings);
+    let mut previous = previous.filter(|p| p.len() == bodies.len());
+    let results: Vec<OnceLock<FunctionOutcome>> = bodies.iter().map(|_| OnceLock::new()).collect();
+    if let Some(prev) = &mut previous {
+        for (i, outcome) in prev.iter_mut().enumerate() {
+            if !plan.changed[i] {
+                let _ = results[i].set(FunctionOutcome {
+                    findings: std::mem::take(&mut outcome.findings),
+                    summary: outcome.summary.clone(),
+                    incomplete: outcome.incomplete,
+                });
+            }
+        }
+    }
+    let jobs = Jobs {
+        bodies,
+        settings,
+        external,
+        input,
+        local_callees: &plan.local_callees,
+        results: &results,
+        waiting: plan
+            .local_callees
+            .iter()
+            .map(|callees| {
+                let pending = callees.iter().filter(|&&(_, j)| results[j].get().is_none());
+                AtomicUsize::new(pending.count())
+            })
+            .collect(),
+        dependents: &plan.dependents,
+    };
+    rayon::scope(|scope| {
+        for &i in &order {
+            if results[i].get().is_none() && jobs.waiting[i].load(Ordering::Acquire) == 0 {
+                let jobs = &jobs;
+                scope.spawn(move |scope| jobs.run(i, scope));
+            }
+        }
+    });
+    let outcomes: Vec<FunctionOutcome> = results
         .into_iter()
-        .filter_map(|name| {
-            let body = bodies.iter().find(|b| b.name == name)?;
-            let mut fixed = Summary::unknown(body.params.len());
-            fixed.source = cpycheck_engine::SummarySource::Declared;
-            Some((name, fixed))
-        })
+        .map(|r| r.into_inner().expect("every function is analysed"))
         .collect();
     let mut summaries: HashMap<String, Summary> = HashMap::new();
-    let mut findings = Vec::new();
     let mut incomplete = 0;
-    for i in callee_first_order(bodies) {
-        let body = &bodies[i];
+    for &i in &order {
+        if outcomes[i].incomplete {
+            incomplete += 1;
+        }
+        summaries.insert(bodies[i].name.clone(), outcomes[i].summary.clone());
+    }
+    EngineRun {
+        outcomes,
+        order,
+        summaries,
+        incomplete,
+    }
+}
+
+/// Which summaries each function's analysis reads, so that it can run as soon as they are
+/// known.
+struct Plan<'b> {
+    /// Per body: the functions of the file whose summaries its calls see, by callee name
+    /// (the one analysed last before it in callee-first order; a name with no declared
+    /// contract and no such function is looked up in `external`).
+    local_callees: Vec<Vec<(&'b str, usize)>>,
+    /// Per body: the bodies whose `local_callees` name it.
+    dependents: Vec<Vec<usize>>,
+    /// Per body: its analysis may see a summary from `external`, directly or through the
+    /// summary of a function of the file.
+    changed: Vec<bool>,
+}
+
+impl<'b> Plan<'b> {
+    fn new(
+        bodies: &'b [Body],
+        order: &[usize],
+        declared: &HashMap<String, Summary>,
+        external: &ExternalSummaries,
+        settings: &Settings,
+    ) -> Plan<'b> {
+        let mut pos = vec![0; bodies.len()];
+        for (k, &i) in order.iter().enumerate() {
+            pos[i] = k;
+        }
+        // Bodies by name, in callee-first order.
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        for &i in order {
+            by_name.entry(bodies[i].name.as_str()).or_default().push(i);
+        }
+        let mut local_callees = Vec::with_capacity(bodies.len());
+        let mut reads_external = vec![false; bodies.len()];
+        for (i, body) in bodies.iter().enumerate() {
+            let mut names: Vec<&str> = called_names(body).collect();
+            names.sort_unstable();
+            names.dedup();
+            let mut callees = Vec::new();
+            for name in names {
+                if declared.contains_key(name) {
+                    continue;
+                }
+                let before = by_name
+                    .get(name)
+                    .and_then(|v| v.iter().rev().find(|&&j| pos[j] < pos[i]));
+                match before {
+                    Some(&j) => callees.push((name, j)),
+                    None => {
+                        reads_external[i] |=
+                            external.summaries.contains_key(name) && !is_api(name, settings);
+                    }
+                }
+            }
+            local_callees.push(callees);
+        }
+        let mut dependents = vec![Vec::new(); bodies.len()];
+        for (i, callees) in local_callees.iter().enumerate() {
+            for &(_, j) in callees {
+                dependents[j].push(i);
+            }
+        }
+        // Callees come first in `order`, so one pass propagates the change to callers.
+        let mut changed = reads_external;
+        for &i in order {
+            if !changed[i] {
+                changed[i] = local_callees[i].iter().any(|&(_, j)| changed[j]);
+            }
+        }
+        Plan {
+            local_callees,
+            dependents,
+            changed,
+        }
+    }
+}
+
+/// What the analysis of each function needs, shared by the threads.
+struct Jobs<'r, 'b> {
+    bodies: &'b [Body],
+    settings: &'r Settings,
+    external: &'r ExternalSummaries,
+    input: &'r EngineInput,
+    local_callees: &'r [Vec<(&'b str, usize)>],
+    results: &'r [OnceLock<FunctionOutcome>],
+    /// Per body: how many of its `local_callees` are not analysed yet.
+    waiting: Vec<AtomicUsize>,
+    dependents: &'r [Vec<usize>],
+}
+
+impl<'r> Jobs<'r, '_> {
+    /// Analyses body `i`, then starts the callers that were waiting only for it.
+    fn run<'s>(&'s self, i: usize, scope: &rayon::Scope<'s>) {
+        let outcome = self.analyse(i);
+        let _ = self.results[i].set(outcome);
+        for &d in &self.dependents[i] {
+            if self.waiting[d].fetch_sub(1, Ordering::AcqRel) == 1 {
+                scope.spawn(move |scope| self.run(d, scope));
+            }
+        }
+    }
+
+    fn analyse(&self, i: usize) -> FunctionOutcome {
+        let body = &self.bodies[i];
+        let callees = &self.local_callees[i];
+        let declared = &self.input.declared;
         let lookup = |name: &str| {
             declared
                 .get(name)
-                .or_else(|| summaries.get(name))
-                .or_else(|| external.summaries.get(name))
+                .or_else(|| {
+                    callees
+                        .iter()
+                        .find(|&&(n, _)| n == name)
+                        .and_then(|&(_, j)| self.results[j].get())
+                        .map(|o| &o.summary)
+                })
+                .or_else(|| self.external.summaries.get(name))
         };
         let ecx = EngineContext {
-            registered: registered.contains(body.name.as_str()),
-            null_is_quiet: quiet_null.contains(body.name.as_str()),
-            python_version: settings.python_version,
+            registered: self.input.registered.contains(&body.name),
+            null_is_quiet: self.input.quiet_null.contains(&body.name),
+            python_version: self.settings.python_version,
             summary: &lookup,
             declared: declared
                 .get(&body.name)
-                .or_else(|| destructor_contracts.get(body.name.as_str())),
+                .or_else(|| self.input.destructor_contracts.get(&body.name)),
         };
         let result = analyze(body, &ecx);
-        if result.incomplete {
-            incomplete += 1;
+        FunctionOutcome {
+            findings: result.findings,
+            summary: declared.get(&body.name).cloned().unwrap_or(result.summary),
+            incomplete: result.incomplete,
         }
-        let summary = declared.get(&body.name).cloned().unwrap_or(result.summary);
-        summaries.insert(body.name.clone(), summary);
-        findings.extend(result.findings.into_iter().map(|f| (body.name.clone(), f)));
     }
-    EngineRun {
-        findings,
-        summaries,
-        incomplete,
-        contract_error,
-    }
+}
+
+/// The names of the functions `body` calls directly.
+fn called_names(body: &Body) -> impl Iterator<Item = &str> {
+    body.blocks
+        .iter()
+        .flat_map(|block| &block.stmts)
+        .filter_map(|s| match &s.kind {
+            StatementKind::Assign {
+                value: Rvalue::Call(c),
+                ..
+            } => match &c.callee {
+                Callee::Named(n) => Some(n.as_str()),
+                _ => None,
+            },
+            _ => None,
+        })
 }
 
 /// Source prep, the syntax model and the file's own macros (with those of the package

@@ -11,7 +11,7 @@ mod lifecycle;
 
 pub use check::{
     ExternalSummaries, FileExports, Settings, check_cython_module, check_file, check_file_with,
-    dump_cfg, dump_summaries,
+    dump_cfg, dump_summaries, recheck_file,
 };
 pub use registry::RuleMeta;
 

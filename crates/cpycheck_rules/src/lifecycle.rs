@@ -422,7 +422,9 @@ pub(crate) fn owned_members(cx: &FileContext<'_>, t: &TypeInfo<'_>) -> BTreeSet<
         };
         let mut copies: HashMap<LocalId, String> = HashMap::new();
         let mut increfed: HashSet<LocalId> = HashSet::new();
-        let mut new_refs: HashSet<LocalId> = HashSet::new();
+        // Locals assigned a call's result; whether the call returns a new reference is looked
+        // up only for the locals stored into a member (most bodies store none).
+        let mut call_results: Vec<(LocalId, &str)> = Vec::new();
         let mut stored: Vec<(LocalId, String)> = Vec::new();
         for s in body.blocks.iter().flat_map(|b| &b.stmts) {
             match &s.kind {
@@ -433,12 +435,8 @@ pub(crate) fn owned_members(cx: &FileContext<'_>, t: &TypeInfo<'_>) -> BTreeSet<
                         }
                     }
                     (Place::Local(d), Rvalue::Call(c)) => {
-                        if let Callee::Named(n) = &c.callee
-                            && cpycheck_contracts::lookup(n).is_some_and(|k| {
-                                matches!(k.returns, cpycheck_contracts::Returns::New { .. })
-                            })
-                        {
-                            new_refs.insert(*d);
+                        if let Callee::Named(n) = &c.callee {
+                            call_results.push((*d, n));
                         }
                     }
                     (p, Rvalue::Use(Operand::Copy(Place::Local(v)))) => {
@@ -469,8 +467,16 @@ pub(crate) fn owned_members(cx: &FileContext<'_>, t: &TypeInfo<'_>) -> BTreeSet<
                 _ => {}
             }
         }
+        let new_ref = |v: LocalId| {
+            call_results.iter().any(|&(d, n)| {
+                d == v
+                    && cpycheck_contracts::lookup(n).is_some_and(|k| {
+                        matches!(k.returns, cpycheck_contracts::Returns::New { .. })
+                    })
+            })
+        };
         for (v, m) in stored {
-            if increfed.contains(&v) || new_refs.contains(&v) {
+            if increfed.contains(&v) || new_ref(v) {
                 out.insert(m);
             }
         }

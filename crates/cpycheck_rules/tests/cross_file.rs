@@ -1,6 +1,6 @@
 //! Summaries of functions defined in another file of the same run.
 
-use cpycheck_rules::{ExternalSummaries, Settings, check_file_with};
+use cpycheck_rules::{ExternalSummaries, Settings, check_file, check_file_with, recheck_file};
 use cpycheck_source::NoIncludes;
 
 const HELPER: &str = r#"
@@ -71,4 +71,107 @@ fn names_defined_differently_in_two_files_are_left_out() {
     let (_, b) = check_file_with("b.c", other.as_bytes(), &settings, &none, &NoIncludes);
     let external = ExternalSummaries::from_exports([&a, &b]);
     assert!(!external.knows_any(&["registry_get".to_string()]));
+}
+
+/// `USER` plus functions that do not reach `registry_get` (one with a leak of its own) and a
+/// caller that reaches it through another function of the file.
+fn user_with_more() -> String {
+    USER.replace(
+        "static PyMethodDef methods[]",
+        r#"static PyObject *
+leaky(PyObject *module, PyObject *args)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+through(PyObject *registry, PyObject *key)
+{
+    return registry_get(registry, key);
+}
+
+static PyObject *
+via_helper(PyObject *module, PyObject *args)
+{
+    PyObject *registry, *key;
+    if (!PyArg_ParseTuple(args, "OO", &registry, &key))
+        return NULL;
+    PyObject *value = through(registry, key);
+    if (value == NULL)
+        Py_RETURN_NONE;
+    Py_DECREF(value);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[]"#,
+    )
+}
+
+#[test]
+fn a_second_analysis_that_reuses_the_first_gives_the_full_answer() {
+    let settings = Settings::default();
+    let none = ExternalSummaries::default();
+    let user = user_with_more();
+    let (_, helper_exports) =
+        check_file_with("helper.c", HELPER.as_bytes(), &settings, &none, &NoIncludes);
+    let (alone, user_exports) =
+        check_file_with("user.c", user.as_bytes(), &settings, &none, &NoIncludes);
+    let codes: Vec<&str> = alone.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["CPY101"], "{:?}", alone.diagnostics);
+
+    let external = ExternalSummaries::from_exports([&helper_exports, &user_exports]);
+    let (full, _) = check_file_with("user.c", user.as_bytes(), &settings, &external, &NoIncludes);
+    // Without the kept bodies, from the bytes again.
+    let (first, mut forgetful) =
+        check_file_with("user.c", user.as_bytes(), &settings, &none, &NoIncludes);
+    forgetful.forget_bodies();
+    assert!(forgetful.recheck_needs_bytes());
+    let reparsed = recheck_file(
+        first,
+        forgetful,
+        Some(user.as_bytes()),
+        &settings,
+        &external,
+        &NoIncludes,
+    );
+    assert_eq!(reparsed.diagnostics, full.diagnostics);
+
+    assert!(!user_exports.recheck_needs_bytes());
+    let again = recheck_file(alone, user_exports, None, &settings, &external, &NoIncludes);
+    assert_eq!(again.diagnostics, full.diagnostics);
+    assert_eq!(again.functions_incomplete, full.functions_incomplete);
+    let found: Vec<(&str, Option<&str>)> = again
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.function.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("CPY103", Some("lookup_repr")),
+            ("CPY101", Some("leaky")),
+            ("CPY103", Some("via_helper")),
+        ],
+        "{:?}",
+        again.diagnostics
+    );
+}
+
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let settings = Settings::default();
+    let user = user_with_more();
+    let mut reports = Vec::new();
+    for threads in [1, 4] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        reports.push(pool.install(|| check_file("user.c", user.as_bytes(), &settings)));
+    }
+    assert_eq!(reports[0].diagnostics, reports[1].diagnostics);
+    assert!(!reports[0].diagnostics.is_empty());
 }
