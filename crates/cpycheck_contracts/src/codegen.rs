@@ -35,7 +35,9 @@
 //! table from parameter names (as `refcounts.dat` spells them) to effects. Values:
 //!
 //! - `returns`: `"New"`, `"New(nonnull)"`, `"Borrowed"`, `"Borrowed(nonnull)"`,
-//!   `"AlwaysNull"`, `"Status(NegOne)"`, `"Status(Zero)"`, `"Status(Infallible)"`, `"Plain"`;
+//!   `"AlwaysNull"`, `"Status(NegOne)"`, `"Status(NegOneOrZero)"`, `"Status(NegOneZeroOrOne)"`,
+//!   `"Status(Zero)"`, `"Status(Infallible)"`, `"Plain"` (`refcounts.dat` says only "int":
+//!   the exact result sets of the 0/-1 and -1/0/1 APIs are corrections);
 //! - an argument: `"Borrow"`, `"Steal"`, `"StealOnSuccess"`, `"StealOnFailure"`, `"Store"`, `"OutBorrowed"`,
 //!   `"OutNew"`, `"Replace"`, `"Replace(nonnull)"`;
 //! - `varargs`: `"None"`, `"Borrowed"`, `"OutBorrowed"`, `"ParseFormat(N)"`,
@@ -621,6 +623,8 @@ fn parse_returns(s: &str) -> Result<Returns, String> {
         "Borrowed(nonnull)" => Returns::Borrowed { nullable: false },
         "AlwaysNull" => Returns::AlwaysNull,
         "Status(NegOne)" => Returns::Status(ErrorConvention::NegOne),
+        "Status(NegOneOrZero)" => Returns::Status(ErrorConvention::NegOneOrZero),
+        "Status(NegOneZeroOrOne)" => Returns::Status(ErrorConvention::NegOneZeroOrOne),
         "Status(Zero)" => Returns::Status(ErrorConvention::Zero),
         "Status(Infallible)" => Returns::Status(ErrorConvention::Infallible),
         "Plain" => Returns::Plain,
@@ -720,6 +724,8 @@ fn render_returns(r: Returns) -> String {
             "R::Status(E::{})",
             match convention {
                 ErrorConvention::NegOne => "NegOne",
+                ErrorConvention::NegOneOrZero => "NegOneOrZero",
+                ErrorConvention::NegOneZeroOrOne => "NegOneZeroOrOne",
                 ErrorConvention::Zero => "Zero",
                 ErrorConvention::Infallible => "Infallible",
             }

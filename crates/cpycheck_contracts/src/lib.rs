@@ -34,6 +34,12 @@ pub enum Returns {
 pub enum ErrorConvention {
     /// `-1` on error (exception set), `>= 0` on success.
     NegOne,
+    /// `-1` on error (exception set), `0` on success and nothing else (`PyList_Append`,
+    /// `PyDict_SetItem`): a non-zero result is the failure.
+    NegOneOrZero,
+    /// `-1` on error (exception set), otherwise exactly `0` or `1` (`PyObject_IsTrue`,
+    /// `PyDict_GetItemRef`): a result other than `1` is `0` or the failure.
+    NegOneZeroOrOne,
     /// `0` on failure (exception set), non-zero on success (`PyArg_ParseTuple`).
     Zero,
     /// No error value (e.g. `PyObject_IsTrue` style results are modelled as `NegOne`; this is

@@ -110,7 +110,10 @@ mod tests {
                 matches!(
                     c.returns,
                     crate::Returns::Status(
-                        crate::ErrorConvention::NegOne | crate::ErrorConvention::Zero
+                        crate::ErrorConvention::NegOne
+                            | crate::ErrorConvention::NegOneOrZero
+                            | crate::ErrorConvention::NegOneZeroOrOne
+                            | crate::ErrorConvention::Zero
                     )
                 ),
                 "{name} has no error result"

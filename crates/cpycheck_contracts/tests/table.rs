@@ -118,8 +118,14 @@ fn returns() {
         ("PyErr_SetString", Returns::Plain),
         ("PyErr_Format", Returns::AlwaysNull),
         ("PyErr_NoMemory", Returns::AlwaysNull),
-        ("PyList_Append", Returns::Status(ErrorConvention::NegOne)),
-        ("PyObject_IsTrue", Returns::Status(ErrorConvention::NegOne)),
+        (
+            "PyList_Append",
+            Returns::Status(ErrorConvention::NegOneOrZero),
+        ),
+        (
+            "PyObject_IsTrue",
+            Returns::Status(ErrorConvention::NegOneZeroOrOne),
+        ),
         (
             "PyTuple_Check",
             Returns::Status(ErrorConvention::Infallible),
@@ -192,7 +198,10 @@ fn out_parameters() {
 
     let get = contract("PyDict_GetItemRef");
     assert_eq!(get.args[2], ArgEffect::OutNew);
-    assert_eq!(get.returns, Returns::Status(ErrorConvention::NegOne));
+    assert_eq!(
+        get.returns,
+        Returns::Status(ErrorConvention::NegOneZeroOrOne)
+    );
     assert_eq!(get.since, Some((3, 13)));
     for name in [
         "PyDict_GetItemStringRef",
@@ -244,7 +253,10 @@ fn stores() {
         );
     }
     let append = contract("PyList_Append");
-    assert_eq!(append.returns, Returns::Status(ErrorConvention::NegOne));
+    assert_eq!(
+        append.returns,
+        Returns::Status(ErrorConvention::NegOneOrZero)
+    );
     assert!(!append.runs_python);
     assert_eq!(contract("PyModule_AddObjectRef").since, Some((3, 10)));
 }

@@ -868,6 +868,8 @@ impl<'a> Interp<'a> {
     fn new_status(&self, st: &mut State, conv: ErrorConvention, callee: &str) -> Value {
         let (classes, err) = match conv {
             ErrorConvention::NegOne => (NEG | ZERO | POS, NEG),
+            ErrorConvention::NegOneOrZero => (NEG | ZERO, NEG),
+            ErrorConvention::NegOneZeroOrOne => (NEG | ZERO | ONE, NEG),
             ErrorConvention::Zero => (ZERO | POS, ZERO),
             ErrorConvention::Infallible => return Value::Unknown,
         };
@@ -1586,9 +1588,12 @@ impl<'a> Interp<'a> {
                 None => match c.returns {
                     Returns::AlwaysNull => st.exc = Exc::Set,
                     Returns::New { nullable: true }
-                    | Returns::Status(ErrorConvention::NegOne | ErrorConvention::Zero) => {
-                        link(st, Exc::Set)
-                    }
+                    | Returns::Status(
+                        ErrorConvention::NegOne
+                        | ErrorConvention::NegOneOrZero
+                        | ErrorConvention::NegOneZeroOrOne
+                        | ErrorConvention::Zero,
+                    ) => link(st, Exc::Set),
                     Returns::Borrowed { nullable: true } => link(st, Exc::Unknown),
                     // A C result (`char *` from `PyUnicode_AsUTF8`, a pointer from
                     // `PyCapsule_GetPointer`) may come with an exception we cannot see.
@@ -2303,7 +2308,8 @@ impl<'a> Interp<'a> {
         for (class, samples) in [
             (NEG, &[-1i64][..]),
             (ZERO, &[0][..]),
-            (POS, &[1, 2, 1 << 40][..]),
+            (ONE, &[1][..]),
+            (MANY, &[2, 1 << 40][..]),
         ] {
             if status.classes & class == 0 {
                 continue;

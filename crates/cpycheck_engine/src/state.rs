@@ -138,10 +138,12 @@ pub enum Nullness {
     Maybe,
 }
 
-/// Classes of int results: bit set over {negative (-1), zero, positive}.
+/// Classes of int results: bit set over {negative (-1), zero, one, more than one}.
 pub const NEG: u8 = 1;
 pub const ZERO: u8 = 2;
-pub const POS: u8 = 4;
+pub const ONE: u8 = 4;
+pub const MANY: u8 = 8;
+pub const POS: u8 = ONE | MANY;
 
 /// A persistent list of events: cheap to clone with the state, shared between paths.
 #[derive(Debug)]

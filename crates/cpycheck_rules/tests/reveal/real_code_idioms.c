@@ -214,3 +214,36 @@ make_classes(PyObject *m)
     }
     return 0;
 }
+
+/* `PySet_Add` returns only 0 or -1: a non-zero result is the failure, so the exception is set
+ * on every path that jumps to the label with `tmp` still held. */
+static PyObject *
+zero_or_minus_one(PyObject *module, PyObject *set)
+{
+    PyObject *tmp = PyLong_FromLong(1);
+    if (!tmp)
+        return NULL;
+    if (0 != PySet_Add(set, tmp)) {
+        cpycheck_reveal(PyErr_Occurred()); // revealed: borrowed non-null
+        goto finally;
+    }
+    Py_CLEAR(tmp);
+finally:
+    if (PyErr_Occurred())
+        Py_CLEAR(tmp);
+    Py_RETURN_NONE;
+}
+
+/* `PyDict_GetItemStringRef` returns -1, 0 or 1: a result other than 1 leaves no reference. */
+static PyObject *
+minus_one_zero_or_one(PyObject *module, PyObject *dict)
+{
+    PyObject *v = NULL;
+    int r = PyDict_GetItemStringRef(dict, "shape", &v);
+    if (r < 0)
+        return NULL;
+    if (r == 1)
+        return v;
+    cpycheck_reveal(v); // revealed: owned(1) null
+    Py_RETURN_NONE;
+}
