@@ -818,7 +818,7 @@ impl<'a> Interp<'a> {
                     && o.stored_unowned.is_none()
                     && self.is_long_lived(dest)
                 {
-                    o.stored_unowned = Some((span, name.as_str().into()));
+                    o.stored_unowned = Some((span, name.as_str().into(), true));
                     self.event(
                         st,
                         id,
@@ -832,6 +832,10 @@ impl<'a> Interp<'a> {
                     // A helper filling in its caller's C structure: whether the structure
                     // now owns the reference is its caller's convention, not ours to guess.
                     self.havoc(st, id);
+                } else if o.origin.is_borrowed() && o.stored_unowned.is_none() {
+                    // Other memory (`self->buffers[i] = item`): whether it owns a reference
+                    // is not known, but a `Py_INCREF` that follows pays for the store.
+                    o.stored_unowned = Some((span, name.as_str().into(), false));
                 }
             }
         }
@@ -936,7 +940,7 @@ impl<'a> Interp<'a> {
                     );
                     return;
                 }
-                if let Some((_, place)) = o.stored_unowned.take() {
+                if let Some((_, place, _)) = o.stored_unowned.take() {
                     // The reference the store needed.
                     self.event(
                         st,
@@ -1839,7 +1843,7 @@ impl<'a> Interp<'a> {
         for &id in &dead {
             self.settle_unpaid_steals(st, Some(id));
             self.check_leak(st, id, span);
-            if let Some((at, place)) = st.obj(id).stored_unowned.clone()
+            if let Some((at, place, true)) = st.obj(id).stored_unowned.clone()
                 && st.obj(id).origin.is_borrowed()
             {
                 self.report(

@@ -247,3 +247,22 @@ minus_one_zero_or_one(PyObject *module, PyObject *dict)
     cpycheck_reveal(v); // revealed: owned(1) null
     Py_RETURN_NONE;
 }
+
+typedef struct {
+    PyObject_HEAD
+    PyObject **buffers;
+} Collection;
+
+/* A store into any memory followed by `Py_INCREF`: the incref pays for the store. */
+static int
+store_then_incref(Collection *self, PyObject *args)
+{
+    Py_ssize_t i, size = PyTuple_GET_SIZE(args);
+    for (i = 0; i < size; i++) {
+        PyObject *item = PyTuple_GET_ITEM(args, i);
+        self->buffers[i] = item;
+        Py_INCREF(item);
+        cpycheck_reveal(item); // revealed: borrowed non-null
+    }
+    return 0;
+}
