@@ -5,10 +5,10 @@ use crate::rules::ENTRIES;
 use cpycheck_contracts::annotation::Annotation;
 use cpycheck_contracts::macros::lookup_macro;
 use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, SkippedEntry, TraceStep};
-use cpycheck_engine::{EngineContext, Finding, FindingKind, Summary, analyze};
+use cpycheck_engine::{EngineContext, Finding, FindingKind, ReturnSummary, Summary, analyze};
 use cpycheck_ir::{
-    Body, Callee, DefineText, LocalMacros, LowerContext, OPAQUE_CALLEE, Rvalue, StatementKind,
-    UndefText, lower_function,
+    Body, Callee, DefineText, LocalKind, LocalMacros, LowerContext, OPAQUE_CALLEE, Rvalue,
+    StatementKind, UndefText, lower_function,
 };
 use cpycheck_source::{Includes, LineIndex, NoIncludes};
 use cpycheck_syntax::{FileModel, RegistrationKind};
@@ -648,6 +648,7 @@ fn run_engine(
         Some((order, outcomes)) => (order, Some(outcomes)),
         None => (callee_first_order(bodies), None),
     };
+    let disagreeing = disagreeing_externals(bodies, external);
     let plan = Plan::new(bodies, &order, declared, external, settings);
     let mut previous = previous.filter(|p| p.len() == bodies.len());
     let results: Vec<OnceLock<FunctionOutcome>> = bodies.iter().map(|_| OnceLock::new()).collect();
@@ -666,6 +667,7 @@ fn run_engine(
         bodies,
         settings,
         external,
+        disagreeing: &disagreeing,
         input,
         local_callees: &plan.local_callees,
         results: &results,
@@ -788,6 +790,8 @@ struct Jobs<'r, 'b> {
     bodies: &'b [Body],
     settings: &'r Settings,
     external: &'r ExternalSummaries,
+    /// Names in `external` whose definition does not fit this file's calls.
+    disagreeing: &'r HashSet<&'b str>,
     input: &'r EngineInput,
     local_callees: &'r [Vec<(&'b str, usize)>],
     results: &'r [OnceLock<FunctionOutcome>],
@@ -822,7 +826,12 @@ impl<'r> Jobs<'r, '_> {
                         .and_then(|&(_, j)| self.results[j].get())
                         .map(|o| &o.summary)
                 })
-                .or_else(|| self.external.summaries.get(name))
+                .or_else(|| {
+                    self.external
+                        .summaries
+                        .get(name)
+                        .filter(|_| !self.disagreeing.contains(name))
+                })
         };
         let ecx = EngineContext {
             registered: self.input.registered.contains(&body.name),
@@ -1072,6 +1081,47 @@ fn unresolved_calls(bodies: &[Body], known: &HashMap<String, Summary>) -> Vec<St
         .collect();
     out.sort_unstable();
     out.dedup();
+    out
+}
+
+/// Functions of other files whose definition does not fit how this file calls them: the
+/// same name defined differently per platform (`PyObject *f(PyObject *, PyObject *)` in one
+/// file, `long f(void)` in another). A call with another number of arguments, or an object
+/// result stored into a variable that is not a pointer, means this file sees another
+/// declaration: the other file's summary is not used.
+fn disagreeing_externals<'a>(bodies: &'a [Body], external: &ExternalSummaries) -> HashSet<&'a str> {
+    let mut out = HashSet::new();
+    if external.is_empty() {
+        return out;
+    }
+    for body in bodies {
+        for s in body.blocks.iter().flat_map(|b| &b.stmts) {
+            let StatementKind::Assign {
+                dest,
+                value: Rvalue::Call(c),
+            } = &s.kind
+            else {
+                continue;
+            };
+            let Callee::Named(name) = &c.callee else {
+                continue;
+            };
+            let Some(summary) = external.summaries.get(name) else {
+                continue;
+            };
+            let returns_object = matches!(
+                summary.returns,
+                ReturnSummary::New | ReturnSummary::Borrowed | ReturnSummary::Arg(_)
+            );
+            let into_scalar = dest.as_local().is_some_and(|l| {
+                let local = body.local(l);
+                local.kind != LocalKind::Temp && local.ty.pointers == 0 && !local.ty.array
+            });
+            if c.args.len() != summary.params.len() || (returns_object && into_scalar) {
+                out.insert(name.as_str());
+            }
+        }
+    }
     out
 }
 

@@ -175,3 +175,64 @@ fn results_do_not_depend_on_the_number_of_threads() {
     assert_eq!(reports[0].diagnostics, reports[1].diagnostics);
     assert!(!reports[0].diagnostics.is_empty());
 }
+
+const PLATFORM_A: &str = r#"
+#include <Python.h>
+
+/* One platform's variant: a Python-level function. */
+PyObject *
+page_size(PyObject *self, PyObject *args)
+{
+    return PyLong_FromLong(4096);
+}
+"#;
+
+const PLATFORM_B_USER: &str = r#"
+#include <Python.h>
+
+/* Another platform declares the helper as a plain C function (its definition is elsewhere). */
+long page_size(void);
+
+static PyObject *
+swap_mem(PyObject *self, PyObject *args)
+{
+    long pagesize = page_size();
+    return PyLong_FromLong(pagesize * 2);
+}
+
+static PyMethodDef methods[] = {
+    {"swap_mem", swap_mem, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+"#;
+
+#[test]
+fn a_summary_is_not_used_where_the_declarations_disagree() {
+    let settings = Settings::default();
+    let none = ExternalSummaries::default();
+    let (_, a) = check_file_with("a.c", PLATFORM_A.as_bytes(), &settings, &none, &NoIncludes);
+    let (_, b) = check_file_with(
+        "b.c",
+        PLATFORM_B_USER.as_bytes(),
+        &settings,
+        &none,
+        &NoIncludes,
+    );
+    assert_eq!(b.unresolved_calls, ["page_size"]);
+    let external = ExternalSummaries::from_exports([&a, &b]);
+    assert!(external.knows_any(&b.unresolved_calls));
+    // `page_size()` is called with no arguments and its result stored into a `long`: the
+    // other file's `PyObject *page_size(PyObject *, PyObject *)` is another function.
+    let (together, _) = check_file_with(
+        "b.c",
+        PLATFORM_B_USER.as_bytes(),
+        &settings,
+        &external,
+        &NoIncludes,
+    );
+    assert!(
+        together.diagnostics.is_empty(),
+        "{:?}",
+        together.diagnostics
+    );
+}
