@@ -78,6 +78,9 @@ pub(crate) struct Interp<'a> {
     handled_discards: HashSet<Span>,
     /// The places the states refer to, by number.
     places: RefCell<Places>,
+    /// A borrowed reference the previous statement of the block stored into memory, and the
+    /// place: a `Py_INCREF` of it right after pays for the store.
+    just_stored: Option<(ObjId, Rc<str>)>,
 }
 
 const RET_NEW: u8 = 1;
@@ -107,6 +110,7 @@ impl<'a> Interp<'a> {
             mutated: vec![false; body.params.len()],
             handled_discards: crate::deferred::handled_discards(body),
             places: RefCell::new(Places::default()),
+            just_stored: None,
         };
         let mut incomplete = false;
         if body.blocks.len() > budget::MAX_BLOCKS {
@@ -135,6 +139,7 @@ impl<'a> Interp<'a> {
             }
             let mut st = st;
             let block = body.block(b);
+            it.just_stored = None;
             for s in &block.stmts {
                 it.exec(&mut st, &s.kind, s.span);
             }
@@ -818,7 +823,7 @@ impl<'a> Interp<'a> {
                     && o.stored_unowned.is_none()
                     && self.is_long_lived(dest)
                 {
-                    o.stored_unowned = Some((span, name.as_str().into(), true));
+                    o.stored_unowned = Some((span, name.as_str().into()));
                     self.event(
                         st,
                         id,
@@ -832,10 +837,10 @@ impl<'a> Interp<'a> {
                     // A helper filling in its caller's C structure: whether the structure
                     // now owns the reference is its caller's convention, not ours to guess.
                     self.havoc(st, id);
-                } else if o.origin.is_borrowed() && o.stored_unowned.is_none() {
+                } else if o.origin.is_borrowed() && !self.in_local_array(dest) {
                     // Other memory (`self->buffers[i] = item`): whether it owns a reference
-                    // is not known, but a `Py_INCREF` that follows pays for the store.
-                    o.stored_unowned = Some((span, name.as_str().into(), false));
+                    // is not known, but a `Py_INCREF` right after pays for the store.
+                    self.just_stored = Some((id, name.as_str().into()));
                 }
             }
         }
@@ -844,6 +849,12 @@ impl<'a> Interp<'a> {
     /// `a[k]` with a constant `k` and `a` an array declared in the function.
     fn local_array_elem(&self, place: &Place) -> bool {
         matches!(place, Place::Elem(base, _) if matches!(**base, Place::Local(l)
+            if self.body.local(l).ty.array && self.body.local(l).kind == LocalKind::Var))
+    }
+
+    /// An element of an array declared in the function (`x[0]`, `x[i]`, `x[2]`).
+    fn in_local_array(&self, place: &Place) -> bool {
+        matches!(place, Place::Deref(base) | Place::Elem(base, _) if matches!(**base, Place::Local(l)
             if self.body.local(l).ty.array && self.body.local(l).kind == LocalKind::Var))
     }
 
@@ -888,6 +899,12 @@ impl<'a> Interp<'a> {
     // ----- statements -----
 
     fn exec(&mut self, st: &mut State, kind: &StatementKind, span: Span) {
+        // The end of the store's statement keeps it "just stored" for the next one.
+        let just_stored = if matches!(kind, StatementKind::EndStatement) {
+            self.just_stored.clone()
+        } else {
+            self.just_stored.take()
+        };
         match kind {
             StatementKind::Assign {
                 dest,
@@ -940,7 +957,11 @@ impl<'a> Interp<'a> {
                     );
                     return;
                 }
-                if let Some((_, place, _)) = o.stored_unowned.take() {
+                if let Some((_, place)) = o
+                    .stored_unowned
+                    .take()
+                    .or(just_stored.filter(|j| j.0 == id).map(|j| (span, j.1)))
+                {
                     // The reference the store needed.
                     self.event(
                         st,
@@ -1843,7 +1864,7 @@ impl<'a> Interp<'a> {
         for &id in &dead {
             self.settle_unpaid_steals(st, Some(id));
             self.check_leak(st, id, span);
-            if let Some((at, place, true)) = st.obj(id).stored_unowned.clone()
+            if let Some((at, place)) = st.obj(id).stored_unowned.clone()
                 && st.obj(id).origin.is_borrowed()
             {
                 self.report(

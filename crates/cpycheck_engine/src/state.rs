@@ -215,10 +215,9 @@ pub struct Obj {
     pub fallible: bool,
     /// What a NULL test of this call result says about the exception state.
     pub exc_link: Option<ExcLink>,
-    /// Stored into memory without a reference of its own: where, the place, and whether the
-    /// place is long-lived (an object's field, a static: a store never paid for is reported).
-    /// A later `Py_INCREF` settles it (`self->buffers[i] = item; Py_INCREF(item);`).
-    pub stored_unowned: Option<(Span, Rc<str>, bool)>,
+    /// Stored into a long-lived place (an object's field, a static) without a reference of
+    /// its own: where, and the place. A later `Py_INCREF` settles it.
+    pub stored_unowned: Option<(Span, Rc<str>)>,
     /// A borrowed reference handed to a stealing call (`PyList_SET_ITEM(l, i, b)`) whose
     /// `Py_INCREF` may still follow in the same straight-line code: where the first was, the
     /// call, and how many references are owed.

@@ -266,3 +266,22 @@ store_then_incref(Collection *self, PyObject *args)
     }
     return 0;
 }
+
+typedef struct {
+    PyObject *callable;
+} FuncData;
+
+/* ... but not a `Py_INCREF` statements later, which is for something else. */
+static PyObject *
+store_then_later_incref(PyObject *module, PyObject *args)
+{
+    FuncData *fdata = PyMem_Malloc(sizeof(FuncData));
+    if (fdata == NULL)
+        return PyErr_NoMemory();
+    PyObject *function = PyTuple_GET_ITEM(args, 0);
+    fdata->callable = function;
+    PyMem_Free(fdata);
+    Py_INCREF(function);
+    cpycheck_reveal(function); // revealed: owned(1) non-null
+    return function;
+}
