@@ -957,12 +957,21 @@ impl<'a> Interp<'a> {
                     );
                     return;
                 }
-                if let Some((_, place)) = o
-                    .stored_unowned
-                    .take()
-                    .or(just_stored.filter(|j| j.0 == id).map(|j| (span, j.1)))
-                {
-                    // The reference the store needed.
+                if let Some((_, place)) = just_stored.filter(|j| j.0 == id) {
+                    // The reference the store right before needed: the memory holds it, and
+                    // gives it back when overwritten (`Py_CLEAR(self->dict)`).
+                    o.held_by_memory += 1;
+                    self.event(
+                        st,
+                        id,
+                        span,
+                        format!("reference for `{place}` taken with `{what}`"),
+                    );
+                    return;
+                }
+                if let Some((_, place)) = o.stored_unowned.take() {
+                    // The reference the store needed: the memory holds it.
+                    o.held_by_memory += 1;
                     self.event(
                         st,
                         id,

@@ -285,3 +285,56 @@ store_then_later_incref(PyObject *module, PyObject *args)
     cpycheck_reveal(function); // revealed: owned(1) non-null
     return function;
 }
+
+typedef struct {
+    PyObject_HEAD
+    void *ctx;
+    PyObject *dict;
+} Decompressor;
+
+typedef struct {
+    void *ctx;
+    PyObject *dict;
+} DecompressorState;
+
+/* The memory holds the reference the `Py_INCREF` right after its store took: clearing the
+ * field on the error path releases it (an object's field, and a C structure's). */
+static int
+store_incref_then_clear(Decompressor *self, PyObject *args)
+{
+    PyObject *dict = NULL;
+    self->dict = NULL;
+    if (!PyArg_ParseTuple(args, "|O", &dict))
+        return -1;
+    if (dict) {
+        self->dict = dict;
+        Py_INCREF(dict);
+    }
+    if (self->ctx == NULL)
+        goto except;
+    return 0;
+except:
+    cpycheck_reveal(self->dict); // revealed: borrowed non-null
+    Py_CLEAR(self->dict);
+    return -1;
+}
+
+static int
+store_incref_then_clear_c(DecompressorState *self, PyObject *args)
+{
+    PyObject *dict = NULL;
+    self->dict = NULL;
+    if (!PyArg_ParseTuple(args, "|O", &dict))
+        return -1;
+    if (dict) {
+        self->dict = dict;
+        Py_INCREF(dict);
+    }
+    if (self->ctx == NULL)
+        goto except;
+    return 0;
+except:
+    cpycheck_reveal(self->dict); // revealed: borrowed non-null
+    Py_CLEAR(self->dict);
+    return -1;
+}
