@@ -899,8 +899,12 @@ impl<'a> Interp<'a> {
     // ----- statements -----
 
     fn exec(&mut self, st: &mut State, kind: &StatementKind, span: Span) {
-        // The end of the store's statement keeps it "just stored" for the next one.
-        let just_stored = if matches!(kind, StatementKind::EndStatement) {
+        // The end of the store's statement, and the dereferences of the next one
+        // (`Py_INCREF(result->reader)`), keep it "just stored" for the next statement.
+        let just_stored = if matches!(
+            kind,
+            StatementKind::EndStatement | StatementKind::Use { .. }
+        ) {
             self.just_stored.clone()
         } else {
             self.just_stored.take()

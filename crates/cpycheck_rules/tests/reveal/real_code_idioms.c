@@ -264,6 +264,10 @@ store_then_incref(Collection *self, PyObject *args)
         Py_INCREF(item);
         cpycheck_reveal(item); // revealed: borrowed non-null
     }
+    for (i = 0; i < size; i++) {
+        self->buffers[i] = PyTuple_GET_ITEM(args, i);
+        Py_INCREF(self->buffers[i]);
+    }
     return 0;
 }
 
