@@ -1793,7 +1793,7 @@ impl<'a> Interp<'a> {
                 }
                 self.assign_local_or_store(st, place, v);
             }
-            Some(ArgEffect::Replace { .. }) => {
+            Some(ArgEffect::Replace { nullable }) => {
                 // The old reference is consumed, a new one takes its place.
                 if let Some(Value::Obj(old)) = st.env.get(self.pid(place)) {
                     let o = st.obj_mut(old);
@@ -1806,6 +1806,12 @@ impl<'a> Interp<'a> {
                     o.escaped = true;
                 }
                 let v = self.fresh(st, OriginKind::New, name, span, 1, Nullness::Maybe);
+                // A nullable replacement is NULL exactly when the call fails
+                // (`if (_PyBytes_Resize(&buf, n) < 0) return NULL;`).
+                if let (true, Value::Obj(id), Some(s)) = (nullable, v, status) {
+                    let ok = st.status(s).classes & !st.status(s).err;
+                    st.obj_mut(id).exists_if = Some((s, ok));
+                }
                 self.assign_local_or_store(st, place, v);
             }
             Some(ArgEffect::Borrow) | Some(ArgEffect::Store) => {}

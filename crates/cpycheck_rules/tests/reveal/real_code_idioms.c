@@ -342,3 +342,18 @@ except:
     Py_CLEAR(self->dict);
     return -1;
 }
+
+/* `_PyBytes_Resize` replaces `*bytes` with NULL when it fails: nothing is left to release. */
+static PyObject *
+resize_fails(PyObject *module, PyObject *arg)
+{
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, 100);
+    if (buf == NULL)
+        return NULL;
+    if (_PyBytes_Resize(&buf, 10) < 0) {
+        cpycheck_reveal(buf); // revealed: owned(1) null
+        return NULL;
+    }
+    cpycheck_reveal(buf); // revealed: owned(1) non-null
+    return buf;
+}
