@@ -558,6 +558,18 @@ impl Lowerer<'_, '_> {
             self.expanding.pop();
             return;
         }
+        // `assert(c)`: the code after it is written for `c` true (with NDEBUG unset, the
+        // process aborts otherwise), so the false edge ends the path.
+        if let ExprKind::Call { callee, args } = &e.kind
+            && matches!(&callee.kind, ExprKind::Ident(n) if n == "assert")
+            && let [c] = args.as_slice()
+        {
+            let holds = self.new_block();
+            let fails = self.new_block();
+            self.cond_stmt(c, holds, fails);
+            self.current = holds;
+            return;
+        }
         if let ExprKind::Ident(name) = &e.kind {
             match lookup_macro(name) {
                 Some(MacroKind::ReturnSingleton(singleton)) => {

@@ -146,6 +146,20 @@ opaque_statement(PyObject *module, PyObject *arg)
     return Py_NewRef(arg);
 }
 
+/* `assert(c)`: what follows is written for `c` true; the false edge ends the path. */
+static PyObject *
+asserted(PyObject *module, PyObject *d)
+{
+    PyObject *v = NULL;
+    assert(PyDict_GetItemRef(d, module, &v) == -1);
+    cpycheck_reveal(v); // revealed: owned(1) null
+    PyObject *l = PyList_New(0);
+    assert(l != NULL);
+    cpycheck_reveal(l); // revealed: owned(1) non-null
+    Py_DECREF(l);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"local_macro", local_macro, METH_O, NULL},
     {"correlated", (PyCFunction)correlated, METH_O, NULL},
@@ -154,6 +168,7 @@ static PyMethodDef methods[] = {
     {"cached_results", cached_results, METH_NOARGS, NULL},
     {"same_as_singleton", same_as_singleton, METH_O, NULL},
     {"opaque_statement", opaque_statement, METH_O, NULL},
+    {"asserted", asserted, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 
