@@ -2184,8 +2184,20 @@ impl<'a> Interp<'a> {
             }
             Cond::Compare { op, lhs, rhs } => {
                 let mut st = st;
-                let l = self.eval_in_cond(&mut st, lhs);
-                let r = self.eval_in_cond(&mut st, rhs);
+                let mut l = self.eval_in_cond(&mut st, lhs);
+                let mut r = self.eval_in_cond(&mut st, rhs);
+                // A pointer of a type this file does not declare compared with a singleton
+                // (`common == (PyArray_DTypeMeta *)Py_NotImplemented`) is an object: remember
+                // what the branch learns, so that `Py_DECREF(Py_NotImplemented)` under it
+                // releases that object.
+                if matches!(*op, CmpOp::Eq | CmpOp::Ne) {
+                    let singleton = |st: &State, v: Value| matches!(v, Value::Obj(id) if st.obj(id).origin == OriginKind::Singleton);
+                    if l == Value::Unknown && singleton(&st, r) {
+                        l = self.obj_of(&mut st, lhs).map_or(l, Value::Obj);
+                    } else if r == Value::Unknown && singleton(&st, l) {
+                        r = self.obj_of(&mut st, rhs).map_or(r, Value::Obj);
+                    }
+                }
                 let (mut cmp, mut a, mut b, mut aop) = (*op, l, r, lhs);
                 if matches!(a, Value::Null | Value::Int(_))
                     && !matches!(b, Value::Null | Value::Int(_))

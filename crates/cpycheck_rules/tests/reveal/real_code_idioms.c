@@ -160,6 +160,20 @@ asserted(PyObject *module, PyObject *d)
     Py_RETURN_NONE;
 }
 
+/* A pointer of a type the file does not declare, compared with a singleton: an object,
+ * so the singleton's release under the test releases it (numpy's `common_dtype`). */
+static PyObject *
+compared_with_singleton(PyObject *module, PyObject *arg)
+{
+    ForeignMeta *common = foreign_common(arg);
+    if (common == (ForeignMeta *)Py_NotImplemented) {
+        cpycheck_reveal(Py_NotImplemented); // revealed: borrowed non-null
+        Py_DECREF(Py_NotImplemented);
+        Py_RETURN_NONE;
+    }
+    return (PyObject *)common;
+}
+
 static PyMethodDef methods[] = {
     {"local_macro", local_macro, METH_O, NULL},
     {"correlated", (PyCFunction)correlated, METH_O, NULL},
@@ -169,6 +183,7 @@ static PyMethodDef methods[] = {
     {"same_as_singleton", same_as_singleton, METH_O, NULL},
     {"opaque_statement", opaque_statement, METH_O, NULL},
     {"asserted", asserted, METH_O, NULL},
+    {"compared_with_singleton", compared_with_singleton, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 
