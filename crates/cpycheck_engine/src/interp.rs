@@ -81,6 +81,9 @@ pub(crate) struct Interp<'a> {
     /// A borrowed reference the previous statement of the block stored into memory, and the
     /// place: a `Py_INCREF` of it right after pays for the store.
     just_stored: Option<(ObjId, Rc<str>)>,
+    /// The statement just executed crashes the process on this path (`Py_DECREF` of a
+    /// pointer known to be NULL): the path ends there.
+    crashed: bool,
 }
 
 const RET_NEW: u8 = 1;
@@ -111,6 +114,7 @@ impl<'a> Interp<'a> {
             handled_discards: crate::deferred::handled_discards(body),
             places: RefCell::new(Places::default()),
             just_stored: None,
+            crashed: false,
         };
         let mut incomplete = false;
         if body.blocks.len() > budget::MAX_BLOCKS {
@@ -140,8 +144,16 @@ impl<'a> Interp<'a> {
             let mut st = st;
             let block = body.block(b);
             it.just_stored = None;
+            it.crashed = false;
             for s in &block.stmts {
                 it.exec(&mut st, &s.kind, s.span);
+                if it.crashed {
+                    break;
+                }
+            }
+            if it.crashed {
+                // The process dies here: nothing after it happens on this path.
+                continue;
             }
             it.settle_unpaid_steals(&mut st, None);
             match &block.term {
@@ -367,7 +379,9 @@ impl<'a> Interp<'a> {
                     .any(|&(p, v)| k.param_tests.contains(&(p, !v)))
             })
         });
-        if controlled {
+        // A method releasing its own object on some paths is the other half of a
+        // keep-alive (see `is_self_keep_alive`): not a contract the caller relies on.
+        if controlled || (i == 0 && self.first_param_is_self()) {
             return ParamSummary::Unknown;
         }
         let steals_at = fates.iter().find_map(|f| match f.0 {
@@ -384,6 +398,31 @@ impl<'a> Interp<'a> {
             });
         }
         ParamSummary::Unknown
+    }
+
+    /// Whether the function's first parameter is its object, by the convention of method
+    /// parameters (`self`; `__pyx_v_self` in Cython's output).
+    fn first_param_is_self(&self) -> bool {
+        self.body
+            .params
+            .first()
+            .is_some_and(|&p| matches!(self.body.local(p).name.as_str(), "self" | "__pyx_v_self"))
+    }
+
+    /// `Py_INCREF(self)` kept past the end of a method: the object keeps itself alive until
+    /// a callback (a C library holds it and releases it later, `uv_close(handle, cb)`), a
+    /// deliberate idiom rather than a leak. The matching release is in another function.
+    fn is_self_keep_alive(&self, st: &State, id: ObjId) -> bool {
+        let o = st.obj(id);
+        // The parameters' objects are named after them (`what`) when the state is built;
+        // `st.params` is already cleared when a return collects the path's objects.
+        matches!(o.origin, OriginKind::Param | OriginKind::HelperParam)
+            && self.first_param_is_self()
+            && self
+                .body
+                .params
+                .first()
+                .is_some_and(|&p| *o.what == *self.body.local(p).name)
     }
 
     /// Whether the function's error returns must come with an exception: it is registered
@@ -993,6 +1032,11 @@ impl<'a> Interp<'a> {
                 let Some(id) = self.obj_of(st, arg) else {
                     return;
                 };
+                if !nullable && st.is_null(id) {
+                    // `Py_DECREF(NULL)` dereferences NULL.
+                    self.crashed = true;
+                    return;
+                }
                 if self.releases_memory_reference(st, arg, id) {
                     let o = st.obj_mut(id);
                     o.held_by_memory = o.held_by_memory.saturating_sub(1);
@@ -1927,7 +1971,7 @@ impl<'a> Interp<'a> {
 
     fn check_leak(&mut self, st: &State, id: ObjId, span: Span) {
         let o = st.obj(id);
-        if o.owned == 0 || st.is_null(id) {
+        if o.owned == 0 || st.is_null(id) || self.is_self_keep_alive(st, id) {
             return;
         }
         if o.origin == OriginKind::Unknown && o.escaped {

@@ -41,7 +41,9 @@ declare_rule! {
     /// ## Known limitations
     /// References passed to functions whose contract is unknown (not in the C-API table and not
     /// defined in the analysed files) are assumed to be taken over, so leaks through them are
-    /// not reported.
+    /// not reported. A `Py_INCREF(self)` that a method keeps past its end is taken as the
+    /// object keeping itself alive until a callback releases it (`self` is the first
+    /// parameter's name, `__pyx_v_self` in Cython's output), not as a leak.
     ///
     /// ## References
     /// - [Reference counts](https://docs.python.org/3/extending/extending.html#reference-counts)
