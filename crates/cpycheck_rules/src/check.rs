@@ -871,9 +871,24 @@ fn front_end(
     };
     let prepared = cpycheck_source::prepare_with(bytes, &opts, includes)?;
     let model = cpycheck_syntax::parse(&prepared.text);
-    let defined: HashSet<&str> = prepared.defines.iter().map(|d| d.name.as_str()).collect();
     // The file's enum constants expand to their values, as a `#define` of the same name
-    // would (a real `#define` of that name wins).
+    // would (a real `#define` of that name wins). Headers bring thousands of defines and
+    // a file few enum constants: look the defines up among the constants.
+    let mut defined: HashSet<&str> = HashSet::new();
+    if !model.enum_constants.is_empty() {
+        let constants: HashSet<&str> = model
+            .enum_constants
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        defined.extend(
+            prepared
+                .defines
+                .iter()
+                .map(|d| d.name.as_str())
+                .filter(|name| constants.contains(name)),
+        );
+    }
     let enum_values: Vec<(&str, String)> = model
         .enum_constants
         .iter()
@@ -955,8 +970,27 @@ fn used_header_macros(prepared: &cpycheck_source::Prepared) -> HashSet<&str> {
 /// The identifier-like words of `text` (also inside literals and comments: an
 /// over-approximation is harmless here).
 fn identifiers(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.as_bytes().first().is_some_and(|b| !b.is_ascii_digit()))
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        loop {
+            while i < b.len() && !word(b[i]) {
+                i += 1;
+            }
+            if i >= b.len() {
+                return None;
+            }
+            let start = i;
+            while i < b.len() && word(b[i]) {
+                i += 1;
+            }
+            // ASCII bytes only: `start..i` are character boundaries.
+            if !b[start].is_ascii_digit() {
+                return Some(&text[start..i]);
+            }
+        }
+    })
 }
 
 /// The file's text with each invalid UTF-8 byte replaced by `?`, so offsets stay those of the
