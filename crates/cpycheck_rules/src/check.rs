@@ -12,6 +12,7 @@ use cpycheck_ir::{
 };
 use cpycheck_source::{Includes, LineIndex, NoIncludes};
 use cpycheck_syntax::{FileModel, RegistrationKind};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -296,9 +297,15 @@ fn check_file_inner(
             reason: skipped.reason.clone(),
         });
     }
+    // Lowering is per function: in parallel, kept in file order.
+    let lowered: Vec<Option<Body>> = model
+        .functions
+        .par_iter()
+        .map(|f| (!is_skipped(f, &macros, &report.source)).then(|| lower_function(f, &cx)))
+        .collect();
     let mut bodies = Vec::new();
-    for f in &model.functions {
-        if is_skipped(f, &macros, &report.source) {
+    for (f, body) in model.functions.iter().zip(lowered) {
+        let Some(body) = body else {
             report.functions_skipped += 1;
             *report
                 .skip_reasons
@@ -310,11 +317,11 @@ fn check_file_inner(
                 reason: SKIP_PARSE_ERRORS.to_string(),
             });
             continue;
-        }
+        };
         if f.opaque_regions > 0 {
             report.functions_opaque += 1;
         }
-        bodies.push(lower_function(f, &cx));
+        bodies.push(body);
     }
     let input = EngineInput::new(&report.source, &model, &bodies, settings);
     let run = run_engine(&bodies, &input, settings, external, None);
@@ -399,12 +406,12 @@ fn lowered_bodies(
         object_types: &model.object_types,
         macros: &macros,
     };
-    Ok(model
+    let lowered: Vec<Option<Body>> = model
         .functions
-        .iter()
-        .filter(|f| !is_skipped(f, &macros, source))
-        .map(|f| lower_function(f, &cx))
-        .collect())
+        .par_iter()
+        .map(|f| (!is_skipped(f, &macros, source)).then(|| lower_function(f, &cx)))
+        .collect();
+    Ok(lowered.into_iter().flatten().collect())
 }
 
 /// Per body: whether its analysis may read a summary from another file, directly (a call
