@@ -15,7 +15,8 @@
 //!
 //! A header outside the project root, larger than [`MAX_HEADER_BYTES`], unreadable, binary
 //! or not UTF-8 contributes nothing (and never stops the file's analysis). Headers are read
-//! at most once per run, whichever thread asks first, and shared.
+//! at most once per run, whichever thread asks first, and shared; so is where a name is
+//! found from a folder.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -50,7 +51,12 @@ pub struct HeaderCache {
     indexes: Mutex<HashMap<PathBuf, Shared<Index>>>,
     /// Headers that could not be used, with the reason (for debug output).
     notes: Mutex<Vec<String>>,
+    /// Where a name is found: (project root, includer's folder, name, angled) → path.
+    /// Every file of a package asks the same questions; the answer is the same each time.
+    located: Mutex<HashMap<LocateKey, Option<PathBuf>>>,
 }
+
+type LocateKey = (PathBuf, PathBuf, String, bool);
 
 /// The headers under a project root, by file name.
 #[derive(Default)]
@@ -243,7 +249,23 @@ impl Includes for FileIncludes<'_> {
             Some(h) => h.path.parent()?,
             None => &self.dir,
         };
-        let path = self.locate(from_dir, name, angled)?;
+        let key = (
+            self.root.clone(),
+            from_dir.to_path_buf(),
+            name.to_string(),
+            angled,
+        );
+        let known = self.cache.located.lock().ok()?.get(&key).cloned();
+        let path = match known {
+            Some(path) => path,
+            None => {
+                let path = self.locate(from_dir, name, angled);
+                if let Ok(mut located) = self.cache.located.lock() {
+                    located.insert(key, path.clone());
+                }
+                path
+            }
+        }?;
         self.cache.header(&path)
     }
 }

@@ -12,6 +12,7 @@ use cpycheck_ir::{
 };
 use cpycheck_source::{Includes, LineIndex, NoIncludes};
 use cpycheck_syntax::{FileModel, RegistrationKind};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -296,9 +297,15 @@ fn check_file_inner(
             reason: skipped.reason.clone(),
         });
     }
+    // Lowering is per function: in parallel, kept in file order.
+    let lowered: Vec<Option<Body>> = model
+        .functions
+        .par_iter()
+        .map(|f| (!is_skipped(f, &macros, &report.source)).then(|| lower_function(f, &cx)))
+        .collect();
     let mut bodies = Vec::new();
-    for f in &model.functions {
-        if is_skipped(f, &macros, &report.source) {
+    for (f, body) in model.functions.iter().zip(lowered) {
+        let Some(body) = body else {
             report.functions_skipped += 1;
             *report
                 .skip_reasons
@@ -310,11 +317,11 @@ fn check_file_inner(
                 reason: SKIP_PARSE_ERRORS.to_string(),
             });
             continue;
-        }
+        };
         if f.opaque_regions > 0 {
             report.functions_opaque += 1;
         }
-        bodies.push(lower_function(f, &cx));
+        bodies.push(body);
     }
     let input = EngineInput::new(&report.source, &model, &bodies, settings);
     let run = run_engine(&bodies, &input, settings, external, None);
@@ -399,12 +406,12 @@ fn lowered_bodies(
         object_types: &model.object_types,
         macros: &macros,
     };
-    Ok(model
+    let lowered: Vec<Option<Body>> = model
         .functions
-        .iter()
-        .filter(|f| !is_skipped(f, &macros, source))
-        .map(|f| lower_function(f, &cx))
-        .collect())
+        .par_iter()
+        .map(|f| (!is_skipped(f, &macros, source)).then(|| lower_function(f, &cx)))
+        .collect();
+    Ok(lowered.into_iter().flatten().collect())
 }
 
 /// Per body: whether its analysis may read a summary from another file, directly (a call
@@ -880,9 +887,24 @@ fn front_end(
     };
     let prepared = cpycheck_source::prepare_with(bytes, &opts, includes)?;
     let model = cpycheck_syntax::parse(&prepared.text);
-    let defined: HashSet<&str> = prepared.defines.iter().map(|d| d.name.as_str()).collect();
     // The file's enum constants expand to their values, as a `#define` of the same name
-    // would (a real `#define` of that name wins).
+    // would (a real `#define` of that name wins). Headers bring thousands of defines and
+    // a file few enum constants: look the defines up among the constants.
+    let mut defined: HashSet<&str> = HashSet::new();
+    if !model.enum_constants.is_empty() {
+        let constants: HashSet<&str> = model
+            .enum_constants
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        defined.extend(
+            prepared
+                .defines
+                .iter()
+                .map(|d| d.name.as_str())
+                .filter(|name| constants.contains(name)),
+        );
+    }
     let enum_values: Vec<(&str, String)> = model
         .enum_constants
         .iter()
@@ -964,8 +986,27 @@ fn used_header_macros(prepared: &cpycheck_source::Prepared) -> HashSet<&str> {
 /// The identifier-like words of `text` (also inside literals and comments: an
 /// over-approximation is harmless here).
 fn identifiers(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.as_bytes().first().is_some_and(|b| !b.is_ascii_digit()))
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        loop {
+            while i < b.len() && !word(b[i]) {
+                i += 1;
+            }
+            if i >= b.len() {
+                return None;
+            }
+            let start = i;
+            while i < b.len() && word(b[i]) {
+                i += 1;
+            }
+            // ASCII bytes only: `start..i` are character boundaries.
+            if !b[start].is_ascii_digit() {
+                return Some(&text[start..i]);
+            }
+        }
+    })
 }
 
 /// The file's text with each invalid UTF-8 byte replaced by `?`, so offsets stay those of the

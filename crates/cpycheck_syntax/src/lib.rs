@@ -14,6 +14,7 @@ mod tables;
 
 use std::collections::HashSet;
 
+use rayon::prelude::*;
 use tree_sitter::{Node, Parser, Tree};
 
 pub use convert::{Mentions, char_value, mentions, parse_c_int};
@@ -33,10 +34,138 @@ pub(crate) fn parse_tree(text: &str) -> Option<Tree> {
     parser.parse(text, None)
 }
 
+/// Files at least this large are parsed in pieces, in parallel.
+const PIECE_BYTES: usize = 1 << 20;
+
+/// At most this many pieces.
+const MAX_PIECES: usize = 16;
+
+/// The text parsed as trees that together are the file's tree: their top-level items, in
+/// order, are those of one parse of the whole text. A large file is cut, at lines holding
+/// only the `}` that closes a function, into about `piece_bytes`-sized pieces parsed in
+/// parallel, each tree covering its piece with file-absolute offsets. A cut is kept only
+/// when the function before it and the item after it parsed without error in their
+/// pieces, so no error recovery ran near it; otherwise the whole text is parsed at once.
+/// The pieces depend on the text only, never on the number of threads.
+pub(crate) fn parse_forest(text: &str, piece_bytes: usize) -> Option<Vec<Tree>> {
+    let cuts = cut_points(text, piece_bytes);
+    if cuts.is_empty() {
+        return parse_tree(text).map(|t| vec![t]);
+    }
+    let mut bounds = Vec::with_capacity(cuts.len() + 2);
+    bounds.push(0);
+    bounds.extend(&cuts);
+    bounds.push(text.len());
+    // Rows of the bounds (every bound but the last starts a line).
+    let mut rows = Vec::with_capacity(bounds.len());
+    let mut row = 0;
+    let mut from = 0;
+    for &b in &bounds {
+        row += text.as_bytes()[from..b]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        rows.push(row);
+        from = b;
+    }
+    let last_col = text.len() - text.rfind('\n').map_or(0, |i| i + 1);
+    let ranges: Vec<tree_sitter::Range> = (0..bounds.len() - 1)
+        .map(|i| tree_sitter::Range {
+            start_byte: bounds[i],
+            end_byte: bounds[i + 1],
+            start_point: tree_sitter::Point::new(rows[i], 0),
+            end_point: tree_sitter::Point::new(
+                rows[i + 1],
+                if i + 2 == bounds.len() { last_col } else { 0 },
+            ),
+        })
+        .collect();
+    let trees: Vec<Option<Tree>> = ranges
+        .par_iter()
+        .map(|range| {
+            let mut parser = Parser::new();
+            parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
+            parser.set_included_ranges(&[*range]).ok()?;
+            parser.parse(text, None)
+        })
+        .collect();
+    let trees: Option<Vec<Tree>> = trees.into_iter().collect();
+    match trees {
+        Some(trees) if clean_cuts(text, &trees, &cuts) => Some(trees),
+        _ => parse_tree(text).map(|t| vec![t]),
+    }
+}
+
+/// Where a large text may be cut: just after a line that is only `}` (a function's end at
+/// column 0), the first such line after each multiple of `piece_bytes`.
+fn cut_points(text: &str, piece_bytes: usize) -> Vec<usize> {
+    let b = text.as_bytes();
+    if piece_bytes == 0 || b.len() < piece_bytes.saturating_mul(2) {
+        return Vec::new();
+    }
+    let pieces = (b.len() / piece_bytes).min(MAX_PIECES);
+    let step = b.len() / pieces;
+    let mut cuts = Vec::new();
+    let mut at = step;
+    while at < b.len() && cuts.len() + 1 < pieces {
+        // The next line start at or after `at`.
+        let Some(nl) = b[at..].iter().position(|&c| c == b'\n') else {
+            break;
+        };
+        let mut line = at + nl + 1;
+        let mut found = None;
+        while line < b.len() {
+            let end = b[line..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(b.len(), |i| line + i);
+            let l = &b[line..end];
+            if l.first() == Some(&b'}') && l[1..].iter().all(|c| matches!(c, b' ' | b'\t' | b'\r'))
+            {
+                found = Some((end + 1).min(b.len()));
+                break;
+            }
+            line = end + 1;
+        }
+        let Some(cut) = found else { break };
+        if cut >= b.len() {
+            break;
+        }
+        cuts.push(cut);
+        at = cut.max(at + step);
+    }
+    cuts
+}
+
+/// Whether, at every cut, the piece before ends with a function definition without error
+/// that ends on the cut line, and the piece after starts with an item without error.
+fn clean_cuts(text: &str, trees: &[Tree], cuts: &[usize]) -> bool {
+    cuts.iter().enumerate().all(|(i, &cut)| {
+        // The cut line's `}`.
+        let brace = text[..cut - 1].rfind('\n').map_or(0, |i| i + 1);
+        let before = trees[i].root_node();
+        let after = trees[i + 1].root_node();
+        let last = before.child(before.child_count().wrapping_sub(1));
+        let first = after.child(0);
+        let ok_last = last.is_some_and(|n| {
+            n.kind() == "function_definition"
+                && !n.has_error()
+                && !n.is_missing()
+                && n.end_byte() == brace + 1
+        });
+        let ok_first = first.is_some_and(|n| !n.is_error() && !n.has_error() && !n.is_missing());
+        ok_last && ok_first
+    })
+}
+
 /// Parses source-prepped C text into the typed model.
 pub fn parse(prepared_text: &str) -> FileModel {
+    parse_in_pieces(prepared_text, PIECE_BYTES)
+}
+
+fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
     let mut model = FileModel::default();
-    let Some(tree) = parse_tree(prepared_text) else {
+    let Some(trees) = parse_forest(prepared_text, piece_bytes) else {
         model.skipped_functions.push(SkippedFunction {
             name: None,
             span: Span::new(0, prepared_text.len()),
@@ -44,92 +173,36 @@ pub fn parse(prepared_text: &str) -> FileModel {
         });
         return model;
     };
-    let mut conv = Converter::new(prepared_text);
+    // Each piece is walked on its own (in parallel); the results are joined in order, so
+    // they are those of one walk over the whole tree. Enum constants may refer to earlier
+    // ones, so their lists are read afterwards, in order.
+    let pieces: Vec<Piece> = trees
+        .par_iter()
+        .map(|tree| walk_piece(prepared_text, tree))
+        .collect();
     let mut registrations = Vec::new();
     let mut structs: Vec<StructInfo> = Vec::new();
     let mut aliases: Vec<(String, String)> = Vec::new();
-    let mut typedef_structs: HashSet<usize> = HashSet::new();
     let mut types: Vec<TypeObject> = Vec::new();
     let mut spec_slots: Vec<(String, String)> = Vec::new();
     let mut slot_arrays: Vec<(String, Vec<TypeSlot>)> = Vec::new();
-    // (spec variable, span of the creating call)
     let mut spec_calls: Vec<(String, Span)> = Vec::new();
-
-    // Iterative depth-first walk in document order.
-    let mut stack: Vec<Node> = vec![tree.root_node()];
-    let mut cursor = tree.walk();
-    while let Some(node) = stack.pop() {
-        if node.is_error() || node.is_missing() {
-            model.error_regions += 1;
+    let mut conv = Converter::new(prepared_text);
+    for mut piece in pieces {
+        model.error_regions += piece.error_regions;
+        model.functions.append(&mut piece.functions);
+        model.skipped_functions.append(&mut piece.skipped_functions);
+        model.member_defs.append(&mut piece.member_defs);
+        registrations.append(&mut piece.registrations);
+        structs.append(&mut piece.structs);
+        aliases.append(&mut piece.aliases);
+        types.append(&mut piece.types);
+        spec_slots.append(&mut piece.spec_slots);
+        slot_arrays.append(&mut piece.slot_arrays);
+        spec_calls.append(&mut piece.spec_calls);
+        for list in piece.enum_lists {
+            enum_constants(&mut conv, list, &mut model.enum_constants);
         }
-        match node.kind() {
-            "function_definition" => match conv.function(node) {
-                Ok(f) => {
-                    if f.name.starts_with("PyInit_") {
-                        registrations.push(Registration {
-                            function: f.name.clone(),
-                            kind: RegistrationKind::ModuleInit,
-                            span: f.name_span,
-                        });
-                    }
-                    model.functions.push(f);
-                }
-                Err(skipped) => model.skipped_functions.push(skipped),
-            },
-            "declaration" => {
-                let mut tables = Tables {
-                    conv: &mut conv,
-                    out: Vec::new(),
-                    types: Vec::new(),
-                    spec_slots: Vec::new(),
-                    slot_arrays: Vec::new(),
-                    member_defs: Vec::new(),
-                };
-                tables.declaration(node);
-                registrations.append(&mut tables.out);
-                types.append(&mut tables.types);
-                spec_slots.append(&mut tables.spec_slots);
-                slot_arrays.append(&mut tables.slot_arrays);
-                model.member_defs.append(&mut tables.member_defs);
-            }
-            "call_expression" => {
-                if let Some(call) = tables::spec_call(&conv, node) {
-                    spec_calls.push(call);
-                }
-            }
-            "type_definition" => {
-                let mut cursor = node.walk();
-                let names: Vec<String> = node
-                    .children_by_field_name("declarator", &mut cursor)
-                    .filter_map(|d| {
-                        let (name, _, pointers, _) = conv.declarator_info(d);
-                        name.filter(|_| pointers == 0)
-                    })
-                    .collect();
-                if let Some(ty) = node.child_by_field_name("type") {
-                    if ty.kind() == "struct_specifier" && ty.child_by_field_name("body").is_some() {
-                        if let Some(mut info) = struct_info(&conv, ty) {
-                            info.names.extend(names);
-                            structs.push(info);
-                            typedef_structs.insert(ty.id());
-                        }
-                    } else {
-                        let target = conv.type_base(ty);
-                        aliases.extend(names.into_iter().map(|n| (n, target.clone())));
-                    }
-                }
-            }
-            "enumerator_list" => enum_constants(&mut conv, node, &mut model.enum_constants),
-            "struct_specifier" if !typedef_structs.contains(&node.id()) => {
-                if let Some(info) = struct_info(&conv, node) {
-                    structs.push(info);
-                }
-            }
-            _ => {}
-        }
-        let first = stack.len();
-        stack.extend(node.children(&mut cursor));
-        stack[first..].reverse();
     }
     model.registrations = registrations;
     model.object_types = tables::object_types(&structs, &aliases);
@@ -163,6 +236,113 @@ pub fn parse(prepared_text: &str) -> FileModel {
     }
     model.type_objects = types;
     model
+}
+
+/// What the walk of one piece's tree finds, in document order.
+#[derive(Default)]
+struct Piece<'t> {
+    error_regions: usize,
+    functions: Vec<Function>,
+    skipped_functions: Vec<SkippedFunction>,
+    member_defs: Vec<MemberDef>,
+    registrations: Vec<Registration>,
+    structs: Vec<StructInfo>,
+    aliases: Vec<(String, String)>,
+    types: Vec<TypeObject>,
+    spec_slots: Vec<(String, String)>,
+    slot_arrays: Vec<(String, Vec<TypeSlot>)>,
+    /// (spec variable, span of the creating call)
+    spec_calls: Vec<(String, Span)>,
+    enum_lists: Vec<Node<'t>>,
+}
+
+/// Converts the items of one piece's tree.
+fn walk_piece<'t>(src: &str, tree: &'t Tree) -> Piece<'t> {
+    let mut conv = Converter::new(src);
+    let mut p = Piece::default();
+    let mut typedef_structs: HashSet<usize> = HashSet::new();
+    // Iterative depth-first walk in document order, piece after piece.
+    let mut stack: Vec<Node> = vec![tree.root_node()];
+    {
+        let mut cursor = tree.walk();
+        while let Some(node) = stack.pop() {
+            if node.is_error() || node.is_missing() {
+                p.error_regions += 1;
+            }
+            match node.kind() {
+                "function_definition" => match conv.function(node) {
+                    Ok(f) => {
+                        if f.name.starts_with("PyInit_") {
+                            p.registrations.push(Registration {
+                                function: f.name.clone(),
+                                kind: RegistrationKind::ModuleInit,
+                                span: f.name_span,
+                            });
+                        }
+                        p.functions.push(f);
+                    }
+                    Err(skipped) => p.skipped_functions.push(skipped),
+                },
+                "declaration" => {
+                    let mut tables = Tables {
+                        conv: &mut conv,
+                        out: Vec::new(),
+                        types: Vec::new(),
+                        spec_slots: Vec::new(),
+                        slot_arrays: Vec::new(),
+                        member_defs: Vec::new(),
+                    };
+                    tables.declaration(node);
+                    p.registrations.append(&mut tables.out);
+                    p.types.append(&mut tables.types);
+                    p.spec_slots.append(&mut tables.spec_slots);
+                    p.slot_arrays.append(&mut tables.slot_arrays);
+                    p.member_defs.append(&mut tables.member_defs);
+                }
+                "call_expression" => {
+                    if let Some(call) = tables::spec_call(&conv, node) {
+                        p.spec_calls.push(call);
+                    }
+                }
+                "type_definition" => {
+                    let mut cursor = node.walk();
+                    let names: Vec<String> = node
+                        .children_by_field_name("declarator", &mut cursor)
+                        .filter_map(|d| {
+                            let (name, _, pointers, _) = conv.declarator_info(d);
+                            name.filter(|_| pointers == 0)
+                        })
+                        .collect();
+                    if let Some(ty) = node.child_by_field_name("type") {
+                        if ty.kind() == "struct_specifier"
+                            && ty.child_by_field_name("body").is_some()
+                        {
+                            if let Some(mut info) = struct_info(&conv, ty) {
+                                info.names.extend(names);
+                                p.structs.push(info);
+                                typedef_structs.insert(ty.id());
+                            }
+                        } else {
+                            let target = conv.type_base(ty);
+                            p.aliases
+                                .extend(names.into_iter().map(|n| (n, target.clone())));
+                        }
+                    }
+                }
+                "enumerator_list" => p.enum_lists.push(node),
+                "struct_specifier" if !typedef_structs.contains(&node.id()) => {
+                    if let Some(info) = struct_info(&conv, node) {
+                        p.structs.push(info);
+                    }
+                }
+                _ => {}
+            }
+            let first = stack.len();
+            stack.extend(node.children(&mut cursor));
+            stack[first..].reverse();
+        }
+    }
+    p
 }
 
 /// The values of an enum's constants, in order: a constant without a value is the previous
@@ -211,5 +391,61 @@ fn const_value(e: &Expr, known: &[(String, i64)], depth: u32) -> Option<i64> {
         } => value(operand)?.checked_neg(),
         ExprKind::Binary { op, lhs, rhs } => op.fold(value(lhs)?, value(rhs)?),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of many small items: functions (one with an error), an enum whose constants
+    /// use those of an earlier enum, a typedef'd object struct and a type object.
+    fn sample() -> String {
+        let mut text = String::from(
+            "#include <Python.h>\nenum { A = 3, B };\ntypedef struct { PyObject_HEAD int x; } Obj;\n",
+        );
+        for i in 0..60 {
+            text.push_str(&format!(
+                "static PyObject *\nf{i}(PyObject *self, PyObject *args)\n{{\n    PyObject *r = PyLong_FromLong({i});\n    if (r == NULL)\n        return NULL;\n    return r;\n}}\n\n"
+            ));
+            if i == 20 {
+                text.push_str("enum { C = B + 1, D };\n");
+            }
+            if i == 40 {
+                text.push_str("static int broken(void)\n{\n    return (;\n}\n\n");
+            }
+        }
+        text.push_str(
+            "static PyTypeObject ObjType = { PyVarObject_HEAD_INIT(NULL, 0) \"m.Obj\", sizeof(Obj) };\n",
+        );
+        text
+    }
+
+    #[test]
+    fn pieces_give_the_model_of_one_parse() {
+        let text = sample();
+        let whole = format!("{:?}", parse_in_pieces(&text, usize::MAX));
+        for piece_bytes in [64, 300, 1000, 2500] {
+            assert!(!cut_points(&text, piece_bytes).is_empty());
+            assert_eq!(
+                format!("{:?}", parse_in_pieces(&text, piece_bytes)),
+                whole,
+                "pieces of {piece_bytes} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cut_next_to_an_error_falls_back_to_one_parse() {
+        // The only `}` lines close functions whose neighbours hold an error.
+        let text =
+            "int f(void)\n{\n    return (;\n}\nint g(void)\n{\n    return 1 +;\n}\n".repeat(3);
+        let cuts = cut_points(&text, 20);
+        assert!(!cuts.is_empty());
+        assert_eq!(parse_forest(&text, 20).map(|t| t.len()), Some(1));
+        assert_eq!(
+            format!("{:?}", parse_in_pieces(&text, 20)),
+            format!("{:?}", parse_in_pieces(&text, usize::MAX))
+        );
     }
 }
