@@ -1000,20 +1000,14 @@ impl<'a> Interp<'a> {
                     );
                     return;
                 }
-                if let Some((_, place)) = just_stored.filter(|j| j.0 == id) {
-                    // The reference the store right before needed: the memory holds it, and
-                    // gives it back when overwritten (`Py_CLEAR(self->dict)`).
-                    o.held_by_memory += 1;
-                    self.event(
-                        st,
-                        id,
-                        span,
-                        format!("reference for `{place}` taken with `{what}`"),
-                    );
-                    return;
-                }
-                if let Some((_, place)) = o.stored_unowned.take() {
-                    // The reference the store needed: the memory holds it.
+                // The reference a store needed, the one right before or one never paid
+                // for: the memory holds it, and gives it back when overwritten
+                // (`Py_CLEAR(self->dict)`).
+                let paid_store = match just_stored.filter(|j| j.0 == id) {
+                    Some((_, place)) => Some(place),
+                    None => o.stored_unowned.take().map(|(_, place)| place),
+                };
+                if let Some(place) = paid_store {
                     o.held_by_memory += 1;
                     self.event(
                         st,

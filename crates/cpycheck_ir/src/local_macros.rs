@@ -244,46 +244,37 @@ impl LocalMacros {
         let mut replaced = false;
         let mut i = 0;
         while i < b.len() {
-            let c = b[i];
-            if c.is_ascii_alphabetic() || c == b'_' {
-                let s = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
+            let (end, is_word) = piece_end(b, i);
+            let piece = &text[i..end];
+            i = end;
+            if !is_word {
+                out.push_str(piece);
+                continue;
+            }
+            match self.text_at(piece, at) {
+                Some((None, body)) => {
+                    out.push(' ');
+                    out.push_str(body);
+                    out.push(' ');
+                    replaced = true;
                 }
-                let word = &text[s..i];
-                match self.text_at(word, at) {
-                    Some((None, body)) => {
-                        out.push(' ');
-                        out.push_str(body);
-                        out.push(' ');
-                        replaced = true;
+                Some((Some(params), body)) => {
+                    let (args, end) = call_args(text, i)?;
+                    let args = if params.is_empty() && args.len() == 1 && args[0].is_empty() {
+                        Vec::new()
+                    } else {
+                        args
+                    };
+                    if args.len() != params.len() || params.iter().any(|p| p == "...") {
+                        return None;
                     }
-                    Some((Some(params), body)) => {
-                        let (args, end) = call_args(text, i)?;
-                        let args = if params.is_empty() && args.len() == 1 && args[0].is_empty() {
-                            Vec::new()
-                        } else {
-                            args
-                        };
-                        if args.len() != params.len() || params.iter().any(|p| p == "...") {
-                            return None;
-                        }
-                        out.push(' ');
-                        out.push_str(&substitute(body, params, &args));
-                        out.push(' ');
-                        i = end;
-                        replaced = true;
-                    }
-                    None => out.push_str(word),
+                    out.push(' ');
+                    out.push_str(&substitute(body, params, &args));
+                    out.push(' ');
+                    i = end;
+                    replaced = true;
                 }
-            } else if c == b'"' || c == b'\'' {
-                let s = i;
-                i = skip_literal(b, i);
-                out.push_str(&text[s..i]);
-            } else {
-                let s = i;
-                i = plain_run(b, i);
-                out.push_str(&text[s..i]);
+                None => out.push_str(piece),
             }
         }
         Some((out, replaced))
@@ -520,28 +511,32 @@ fn substitute(body: &str, params: &[String], args: &[String]) -> String {
     let mut out = String::with_capacity(body.len());
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_alphabetic() || c == b'_' {
-            let s = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                i += 1;
-            }
-            let word = &body[s..i];
-            match params.iter().position(|p| p == word) {
-                Some(k) => out.push_str(&args[k]),
-                None => out.push_str(word),
-            }
-        } else if c == b'"' || c == b'\'' {
-            let s = i;
-            i = skip_literal(b, i);
-            out.push_str(&body[s..i]);
-        } else {
-            let s = i;
-            i = plain_run(b, i);
-            out.push_str(&body[s..i]);
+        let (end, is_word) = piece_end(b, i);
+        let piece = &body[i..end];
+        match params.iter().position(|p| is_word && p == piece) {
+            Some(k) => out.push_str(&args[k]),
+            None => out.push_str(piece),
         }
+        i = end;
     }
     out
+}
+
+/// The end of the piece of text that starts at `i`, and whether it is a word: an
+/// identifier, a string or character literal, or a run of other bytes.
+fn piece_end(b: &[u8], i: usize) -> (usize, bool) {
+    let c = b[i];
+    if c.is_ascii_alphabetic() || c == b'_' {
+        let mut j = i + 1;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+            j += 1;
+        }
+        (j, true)
+    } else if c == b'"' || c == b'\'' {
+        (skip_literal(b, i), false)
+    } else {
+        (plain_run(b, i), false)
+    }
 }
 
 /// The end of the run of bytes from `i` that starts no word and no literal (always past

@@ -170,6 +170,14 @@ impl Lowerer<'_, '_> {
         Place::Local(LocalId(n as u32))
     }
 
+    /// A static local lives like a global: it is memory, not a variable.
+    fn declare_static(&mut self, name: &str) {
+        self.scopes
+            .last_mut()
+            .unwrap()
+            .insert(name.to_string(), Place::Global(name.to_string()));
+    }
+
     fn lookup(&self, name: &str) -> Place {
         for scope in self.scopes.iter().rev() {
             if let Some(p) = scope.get(name) {
@@ -246,11 +254,7 @@ impl Lowerer<'_, '_> {
             StmtKind::Decl(decls) => {
                 for d in decls {
                     if d.is_static {
-                        // A static local lives like a global: it is memory, not a variable.
-                        self.scopes
-                            .last_mut()
-                            .unwrap()
-                            .insert(d.name.clone(), Place::Global(d.name.clone()));
+                        self.declare_static(&d.name);
                         continue;
                     }
                     let id = self.declare(&d.name, d.ty.clone(), LocalKind::Var);
@@ -459,10 +463,7 @@ impl Lowerer<'_, '_> {
     fn opaque(&mut self, names: &[String], decls: &[Decl], span: Span) {
         for d in decls {
             if d.is_static {
-                self.scopes
-                    .last_mut()
-                    .unwrap()
-                    .insert(d.name.clone(), Place::Global(d.name.clone()));
+                self.declare_static(&d.name);
             } else {
                 self.declare(&d.name, d.ty.clone(), LocalKind::Var);
             }

@@ -252,16 +252,14 @@ fn check_file_inner(
     includes: &dyn Includes,
     exports: &mut FileExports,
 ) -> FileReport {
+    if cpycheck_cython::is_cython_path(path) {
+        return check_cython_module(path, bytes, None);
+    }
     let mut report = FileReport {
         path: path.to_string(),
         source: same_length_text(bytes),
         ..FileReport::default()
     };
-    if cpycheck_cython::is_cython_path(path) {
-        check_cython(path, bytes, None, &mut report);
-        report.sort();
-        return report;
-    }
     let (model, macros) = match front_end(bytes, settings, includes) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -423,30 +421,53 @@ fn may_read_other_files(
     input: &EngineInput,
     settings: &Settings,
 ) -> Vec<bool> {
-    let mut pos = vec![0; bodies.len()];
-    for (k, &i) in order.iter().enumerate() {
-        pos[i] = k;
-    }
-    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-    for &i in order {
-        by_name.entry(bodies[i].name.as_str()).or_default().push(i);
-    }
+    let index = CalleeIndex::new(bodies, order);
     let mut out = vec![false; bodies.len()];
     for &i in order {
         out[i] = called_names(&bodies[i]).any(|name| {
             if is_api(name, settings) || input.declared.contains_key(name) {
                 return false;
             }
-            match by_name
-                .get(name)
-                .and_then(|v| v.iter().rev().find(|&&j| pos[j] < pos[i]))
-            {
-                Some(&j) => out[j],
+            match index.seen_from(name, i) {
+                Some(j) => out[j],
                 None => true,
             }
         });
     }
     out
+}
+
+/// Which function of the file a call by name sees: the one of that name analysed last
+/// before the caller in callee-first order (a file may define a name twice under `#if`).
+struct CalleeIndex<'b> {
+    /// Per body: its position in the order.
+    pos: Vec<usize>,
+    /// Bodies by name, in the order.
+    by_name: HashMap<&'b str, Vec<usize>>,
+}
+
+impl<'b> CalleeIndex<'b> {
+    fn new(bodies: &'b [Body], order: &[usize]) -> CalleeIndex<'b> {
+        let mut pos = vec![0; bodies.len()];
+        for (k, &i) in order.iter().enumerate() {
+            pos[i] = k;
+        }
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        for &i in order {
+            by_name.entry(bodies[i].name.as_str()).or_default().push(i);
+        }
+        CalleeIndex { pos, by_name }
+    }
+
+    /// The body a call to `name` from body `caller` sees, if the file defines one before it.
+    fn seen_from(&self, name: &str, caller: usize) -> Option<usize> {
+        self.by_name
+            .get(name)?
+            .iter()
+            .rev()
+            .find(|&&j| self.pos[j] < self.pos[caller])
+            .copied()
+    }
 }
 
 /// Calls to `name` follow its API contract (the engine looks no further).
@@ -738,15 +759,7 @@ impl<'b> Plan<'b> {
         external: &ExternalSummaries,
         settings: &Settings,
     ) -> Plan<'b> {
-        let mut pos = vec![0; bodies.len()];
-        for (k, &i) in order.iter().enumerate() {
-            pos[i] = k;
-        }
-        // Bodies by name, in callee-first order.
-        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-        for &i in order {
-            by_name.entry(bodies[i].name.as_str()).or_default().push(i);
-        }
+        let index = CalleeIndex::new(bodies, order);
         let mut local_callees = Vec::with_capacity(bodies.len());
         let mut reads_external = vec![false; bodies.len()];
         for (i, body) in bodies.iter().enumerate() {
@@ -758,11 +771,8 @@ impl<'b> Plan<'b> {
                 if declared.contains_key(name) {
                     continue;
                 }
-                let before = by_name
-                    .get(name)
-                    .and_then(|v| v.iter().rev().find(|&&j| pos[j] < pos[i]));
-                match before {
-                    Some(&j) => callees.push((name, j)),
+                match index.seen_from(name, i) {
+                    Some(j) => callees.push((name, j)),
                     None => {
                         reads_external[i] |=
                             external.summaries.contains_key(name) && !is_api(name, settings);
