@@ -1282,7 +1282,10 @@ impl<'a> Interp<'a> {
         let o = st.obj_mut(id);
         if o.owned > 0 {
             o.owned -= 1;
-            let last = o.owned == 0 && o.origin.is_new();
+            // A reference the function handed to memory (`p->x = v`) keeps the object
+            // alive: releasing one taken since (`t = p->x; Py_INCREF(t); ...;
+            // Py_DECREF(t);`) cannot free it.
+            let last = o.owned == 0 && o.held_by_memory == 0 && o.origin.is_new();
             if last {
                 o.released = Some(span);
             }

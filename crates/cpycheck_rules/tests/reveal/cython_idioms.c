@@ -299,3 +299,35 @@ cy3_error_exit(PyObject *o)
 __pyx_L1_error:
     return NULL;
 }
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *bytes;
+} Reader;
+
+/* A new reference stored into a field, read back through a temporary that is increfed and
+ * released, then the field overwritten (lxml's `_FileReaderContext.copyToBuffer`, which
+ * does this across loop iterations): the field's reference keeps the object alive, so the
+ * temporary's release frees nothing and the field's release is the last one. */
+static int
+refill(Reader *self, PyObject *src)
+{
+    PyObject *t5, *t7;
+    Py_ssize_t n;
+    t5 = PyObject_CallNoArgs(src);
+    if (!t5)
+        return -1;
+    Py_DECREF(self->bytes);
+    self->bytes = t5;
+    t7 = self->bytes;
+    Py_INCREF(t7);
+    n = PyBytes_GET_SIZE(t7);
+    Py_DECREF(t7);
+    cpycheck_reveal(t7); // revealed: unknown non-null
+    t5 = PyObject_CallNoArgs(src);
+    if (!t5)
+        return -1;
+    Py_DECREF(self->bytes);
+    self->bytes = t5;
+    return (int)n;
+}
