@@ -331,3 +331,19 @@ refill(Reader *self, PyObject *src)
     self->bytes = t5;
     return (int)n;
 }
+
+/* A call made for the exception it raises, right before an error return, with no exception
+ * set before it (Cython's `__Pyx_PyUnicode_AsStringAndSize`: encoding a string known not to
+ * be ASCII as ASCII). The return is correct only if the call failed: nothing leaks. */
+static const char *
+as_ascii(PyObject *o, Py_ssize_t *length)
+{
+    if (PyUnicode_IS_ASCII(o)) {
+        *length = PyUnicode_GET_LENGTH(o);
+        cpycheck_reveal(o); // revealed: unknown maybe-null
+        return PyUnicode_AsUTF8(o);
+    } else {
+        PyUnicode_AsASCIIString(o);
+        return NULL;
+    }
+}
