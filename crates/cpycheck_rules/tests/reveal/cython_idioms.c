@@ -347,3 +347,37 @@ as_ascii(PyObject *o, Py_ssize_t *length)
         return NULL;
     }
 }
+
+/* Lists kept in the function's own array and in a variable, each list put into the one
+ * before it (asyncpg's `_textarray_decode`): a list stored into the array, then increfed
+ * and released again, is not freed by that release. */
+static PyObject *
+nest_lists(Py_ssize_t levels)
+{
+    void *strides[4];
+    PyObject *new_stride = NULL, *result = NULL, *t;
+    Py_ssize_t level;
+    for (level = 1; level <= levels && level <= 4; level++) {
+        t = PyList_New(1);
+        if (!t)
+            goto error;
+        Py_XDECREF(new_stride);
+        new_stride = t;
+        strides[level - 1] = (void *)new_stride;
+        if (level > 1) {
+            Py_INCREF(new_stride);
+            PyList_SET_ITEM((PyObject *)strides[level - 2], 0, new_stride);
+        } else {
+            Py_INCREF(new_stride);
+            Py_XDECREF(result);
+            result = new_stride;
+        }
+    }
+    Py_XDECREF(new_stride);
+    cpycheck_reveal(result); // revealed: unknown non-null
+    return result;
+error:
+    Py_XDECREF(new_stride);
+    Py_XDECREF(result);
+    return NULL;
+}
