@@ -48,6 +48,48 @@ pub(crate) fn handled_discards(body: &Body) -> HashSet<Span> {
     out
 }
 
+/// The spans of calls made as a statement, for the exception they raise, right before an
+/// error return (`PyUnicode_AsASCIIString(o); return NULL;` for a string known not to be
+/// ASCII, in Cython's `__Pyx_PyUnicode_AsStringAndSize`): nothing else runs between the
+/// call and the return. When no exception is known to be set before the call, the return
+/// is correct only if the call failed, so its result is NULL (the engine checks that
+/// condition; a call made after a failure, `PyObject_CallMethod(f, "close", NULL); return
+/// NULL;` with the exception set, still leaks when it succeeds).
+pub(crate) fn calls_for_their_exception(body: &Body) -> HashSet<Span> {
+    let mut out = HashSet::new();
+    for block in &body.blocks {
+        if !matches!(
+            block.term,
+            Terminator::Return(Some(Operand::Null | Operand::Int(-1)))
+        ) {
+            continue;
+        }
+        let Some(i) = block
+            .stmts
+            .iter()
+            .rposition(|s| !matches!(s.kind, StatementKind::EndStatement))
+        else {
+            continue;
+        };
+        let StatementKind::Discard {
+            arg: Operand::Copy(temp),
+        } = &block.stmts[i].kind
+        else {
+            continue;
+        };
+        if let Some(s) = i.checked_sub(1).map(|j| &block.stmts[j])
+            && let StatementKind::Assign {
+                dest,
+                value: Rvalue::Call(_),
+            } = &s.kind
+            && dest == temp
+        {
+            out.insert(s.span);
+        }
+    }
+    out
+}
+
 fn callee_name(call: &Call) -> Option<&str> {
     match &call.callee {
         Callee::Named(n) => Some(n),

@@ -76,6 +76,8 @@ pub(crate) struct Interp<'a> {
     mutated: Vec<bool>,
     /// Calls whose thrown-away failure is handled another way, or cannot happen.
     handled_discards: HashSet<Span>,
+    /// Calls made for the exception they raise, right before an error return.
+    calls_for_their_exception: HashSet<Span>,
     /// The places the states refer to, by number.
     places: RefCell<Places>,
     /// A borrowed reference the previous statement of the block stored into memory, and the
@@ -112,6 +114,7 @@ impl<'a> Interp<'a> {
             runs_python: false,
             mutated: vec![false; body.params.len()],
             handled_discards: crate::deferred::handled_discards(body),
+            calls_for_their_exception: crate::deferred::calls_for_their_exception(body),
             places: RefCell::new(Places::default()),
             just_stored: None,
             crashed: false,
@@ -1282,7 +1285,10 @@ impl<'a> Interp<'a> {
         let o = st.obj_mut(id);
         if o.owned > 0 {
             o.owned -= 1;
-            let last = o.owned == 0 && o.origin.is_new();
+            // A reference the function handed to memory (`p->x = v`) keeps the object
+            // alive: releasing one taken since (`t = p->x; Py_INCREF(t); ...;
+            // Py_DECREF(t);`) cannot free it.
+            let last = o.owned == 0 && o.held_by_memory == 0 && o.origin.is_new();
             if last {
                 o.released = Some(span);
             }
@@ -1966,6 +1972,14 @@ impl<'a> Interp<'a> {
     fn check_leak(&mut self, st: &State, id: ObjId, span: Span) {
         let o = st.obj(id);
         if o.owned == 0 || st.is_null(id) || self.is_self_keep_alive(st, id) {
+            return;
+        }
+        if self.calls_for_their_exception.contains(&o.origin_span)
+            && o.exc_link.is_some_and(|l| l.on_success != Exc::Set)
+        {
+            // Called, with no exception known to be set, for the one it raises, right
+            // before an error return: the return is correct only if the call failed and
+            // returned NULL.
             return;
         }
         if o.origin == OriginKind::Unknown && o.escaped {

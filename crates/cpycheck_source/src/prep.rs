@@ -265,21 +265,116 @@ const BUILTIN_DEFINED: &[&str] = &[
     "Py_ssize_t",
 ];
 
-/// Python.h macros that exist from a given version on.
-const VERSIONED_DEFINED: &[(&str, (u8, u8))] = &[
-    ("Py_SET_TYPE", (3, 9)),
-    ("Py_SET_SIZE", (3, 9)),
-    ("Py_SET_REFCNT", (3, 9)),
-    ("Py_IS_TYPE", (3, 9)),
-    ("Py_NewRef", (3, 10)),
-    ("Py_XNewRef", (3, 10)),
-    ("Py_Is", (3, 10)),
-    ("Py_IsNone", (3, 10)),
-    ("Py_IsTrue", (3, 10)),
-    ("Py_IsFalse", (3, 10)),
-    ("Py_T_OBJECT_EX", (3, 12)),
-    ("Py_READONLY", (3, 12)),
+/// A macro `Python.h` defines from version `since` on, up to but excluding `until`.
+struct PyMacro {
+    name: &'static str,
+    since: (u8, u8),
+    until: Option<(u8, u8)>,
+    /// What `#if` arithmetic reads (0 when `None`, as for a body that is not a number).
+    value: Option<i64>,
+}
+
+const fn py(name: &'static str, since: (u8, u8)) -> PyMacro {
+    PyMacro {
+        name,
+        since,
+        until: None,
+        value: None,
+    }
+}
+
+/// In every version this table knows of (3.6 and later).
+const ALWAYS: (u8, u8) = (3, 0);
+
+/// Macros `Python.h` defines that extension code tests (`defined(PyUnicode_KIND)`,
+/// `#ifndef Py_tss_NEEDS_INIT`, `#if Py_UNICODE_SIZE == 2`), beyond the ones every
+/// version defines in `BUILTIN_DEFINED`. `Python.h` itself is never read, so without this
+/// table those tests would take the arm meant for interpreters that lack the macro (for
+/// Cython's `#if ... defined(PyUnicode_KIND)`: the pre-PEP 393 unicode code). Read from
+/// the headers of CPython 3.6 to 3.13 (`gcc -dM -E` of `#include <Python.h>` on Linux
+/// x86-64, without `Py_LIMITED_API`): `since` is the first of those versions that defines
+/// the name (`ALWAYS` if 3.6 does), `until` the first that no longer does. Names that are
+/// functions or enum constants in every version (`PyObject_Format`,
+/// `PyUnicode_WCHAR_KIND`) are not macros, and `defined` is false for them, as for a
+/// compiler.
+const PYTHON_H_MACROS: &[PyMacro] = &[
+    py("PY_LONG_LONG", ALWAYS),
+    py("PY_VECTORCALL_ARGUMENTS_OFFSET", (3, 8)),
+    py("PyByteArray_AS_STRING", ALWAYS),
+    py("PyByteArray_Check", ALWAYS),
+    py("PyByteArray_GET_SIZE", ALWAYS),
+    py("PyCoro_CheckExact", ALWAYS),
+    py("PyLong_FromPid", ALWAYS),
+    py("PySet_CheckExact", (3, 10)),
+    py("PyUnicode_GET_SIZE", ALWAYS).until((3, 12)),
+    py("PyUnicode_AS_UNICODE", ALWAYS).until((3, 12)),
+    py("PyUnicode_IS_READY", ALWAYS),
+    py("PyUnicode_KIND", ALWAYS),
+    py("PyUnicode_READY", ALWAYS),
+    py("PyUnstable_Long_CompactValue", (3, 12)),
+    py("PyUnstable_Long_IsCompact", (3, 12)),
+    py("Py_ALWAYS_INLINE", (3, 11)),
+    py("Py_CONSTANT_NONE", (3, 13)),
+    py("Py_HUGE_VAL", ALWAYS),
+    py("Py_IS_TYPE", (3, 9)),
+    py("Py_Is", (3, 10)),
+    py("Py_IsFalse", (3, 10)),
+    py("Py_IsNone", (3, 10)),
+    py("Py_IsTrue", (3, 10)),
+    py("Py_MEMBER_SIZE", ALWAYS),
+    py("Py_NAN", ALWAYS),
+    py("Py_NewRef", (3, 10)),
+    py("Py_READONLY", (3, 12)),
+    py("Py_SET_REFCNT", (3, 9)),
+    py("Py_SET_SIZE", (3, 9)),
+    py("Py_SET_TYPE", (3, 9)),
+    py("Py_T_OBJECT_EX", (3, 12)),
+    py("Py_UNICODE_SIZE", ALWAYS).value(4),
+    py("Py_UNICODE_WIDE", ALWAYS),
+    py("Py_UNREACHABLE", (3, 7)),
+    py("Py_USING_UNICODE", ALWAYS),
+    py("Py_XNewRef", (3, 10)),
+    py("Py_bf_getbuffer", (3, 9)),
+    py("Py_bf_releasebuffer", (3, 9)),
+    py("Py_tss_NEEDS_INIT", (3, 7)),
+    py("PY_BIG_ENDIAN", ALWAYS).value(0),
+    py("PY_LITTLE_ENDIAN", ALWAYS).value(1),
+    py("PyHASH_BITS", (3, 13)).value(61),
+    py("_PyArg_UnpackKeywords", (3, 8)).until((3, 13)),
+    py("_PyLong_NON_SIZE_BITS", (3, 12)),
+    py("_PyLong_SIGN_MASK", (3, 12)),
+    py("_PyObject_CAST", (3, 8)),
+    py("_PyObject_CAST_CONST", (3, 9)).until((3, 11)),
+    py("_PyObject_GC_IS_TRACKED", ALWAYS).until((3, 9)),
+    py("_Py_CAST", (3, 11)),
+    py("_Py_NULL", (3, 11)),
+    py("_Py_PARSE_PID", ALWAYS),
+    py("_Py_TPFLAGS_HAVE_VECTORCALL", (3, 8)),
 ];
+
+impl PyMacro {
+    const fn until(self, until: (u8, u8)) -> PyMacro {
+        PyMacro {
+            until: Some(until),
+            ..self
+        }
+    }
+
+    const fn value(self, value: i64) -> PyMacro {
+        PyMacro {
+            value: Some(value),
+            ..self
+        }
+    }
+
+    fn defined_in(&self, version: (u8, u8)) -> bool {
+        self.since <= version && self.until.is_none_or(|u| version < u)
+    }
+}
+
+fn python_h_macro(name: &str) -> Option<&'static PyMacro> {
+    PYTHON_H_MACROS.iter().find(|m| m.name == name)
+}
 
 impl PrepEnv<'_> {
     fn builtin_value(&self, name: &str) -> Option<i64> {
@@ -303,7 +398,10 @@ impl PrepEnv<'_> {
             "__BYTE_ORDER__" | "__ORDER_LITTLE_ENDIAN__" => 1234,
             "__ORDER_BIG_ENDIAN__" => 4321,
             _ if BUILTIN_DEFINED.contains(&name) => 1,
-            _ => return None,
+            _ => match python_h_macro(name) {
+                Some(m) if m.defined_in(self.version) => m.value?,
+                _ => return None,
+            },
         })
     }
 }
@@ -312,9 +410,7 @@ impl Env for PrepEnv<'_> {
     fn is_defined(&self, name: &str) -> bool {
         self.live.contains_key(name)
             || BUILTIN_DEFINED.contains(&name)
-            || VERSIONED_DEFINED
-                .iter()
-                .any(|(n, v)| *n == name && self.version >= *v)
+            || python_h_macro(name).is_some_and(|m| m.defined_in(self.version))
             || name.starts_with("Py_TPFLAGS_")
             || name.starts_with("METH_")
     }
@@ -726,7 +822,7 @@ fn classify<'e>(env: &'e PrepEnv<'_>) -> HashMap<&'e str, MacroClass> {
 /// seen.
 fn is_py_macro(name: &str) -> bool {
     BUILTIN_DEFINED.contains(&name)
-        || VERSIONED_DEFINED.iter().any(|(n, _)| *n == name)
+        || python_h_macro(name).is_some()
         || STATIC_CALLS.contains(&name)
         || UNWRAP_CALLS.contains(&name)
 }

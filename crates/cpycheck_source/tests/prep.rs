@@ -168,6 +168,30 @@ fn defined_uses_file_defines_and_builtins() {
 }
 
 #[test]
+fn python_h_feature_macros_are_defined_for_the_target_python() {
+    // Cython's test for PEP 393 unicode: `PyUnicode_KIND` comes from Python.h.
+    let src = "#if PY_VERSION_HEX > 0x03030000 && defined(PyUnicode_KIND)\npep393\n#else\nlegacy\n#endif\n\
+               #if !defined(PyUnicode_AS_UNICODE)\nno_wstr\n#endif\n\
+               #if defined(PyObject_Format)\nfunction_not_macro\n#endif\n\
+               #if !defined(Py_UNICODE_SIZE) || Py_UNICODE_SIZE == 2\nnarrow\n#endif\n\
+               #if PY_BIG_ENDIAN\nbig\n#endif\n";
+    for (version, expect) in [
+        ((3, 13), vec!["pep393", "no_wstr"]),
+        ((3, 11), vec!["pep393"]),
+        ((3, 6), vec!["pep393"]),
+    ] {
+        let p = prepare(
+            src.as_bytes(),
+            &PrepOptions {
+                python_version: version,
+            },
+        )
+        .unwrap();
+        assert_eq!(active_words(&p.text), expect, "{version:?}");
+    }
+}
+
+#[test]
 fn nested_conditionals() {
     let src = "#if 0\n#if 1\na\n#else\nb\n#endif\nc\n#elif 1\n#ifdef NOPE\nd\n#elif 1\ne\n#endif\n#else\nf\n#endif\ng\n";
     assert_eq!(active_words(&prep(src).text), vec!["e", "g"]);

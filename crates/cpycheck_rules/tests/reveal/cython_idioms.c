@@ -299,3 +299,85 @@ cy3_error_exit(PyObject *o)
 __pyx_L1_error:
     return NULL;
 }
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *bytes;
+} Reader;
+
+/* A new reference stored into a field, read back through a temporary that is increfed and
+ * released, then the field overwritten (lxml's `_FileReaderContext.copyToBuffer`, which
+ * does this across loop iterations): the field's reference keeps the object alive, so the
+ * temporary's release frees nothing and the field's release is the last one. */
+static int
+refill(Reader *self, PyObject *src)
+{
+    PyObject *t5, *t7;
+    Py_ssize_t n;
+    t5 = PyObject_CallNoArgs(src);
+    if (!t5)
+        return -1;
+    Py_DECREF(self->bytes);
+    self->bytes = t5;
+    t7 = self->bytes;
+    Py_INCREF(t7);
+    n = PyBytes_GET_SIZE(t7);
+    Py_DECREF(t7);
+    cpycheck_reveal(t7); // revealed: unknown non-null
+    t5 = PyObject_CallNoArgs(src);
+    if (!t5)
+        return -1;
+    Py_DECREF(self->bytes);
+    self->bytes = t5;
+    return (int)n;
+}
+
+/* A call made for the exception it raises, right before an error return, with no exception
+ * set before it (Cython's `__Pyx_PyUnicode_AsStringAndSize`: encoding a string known not to
+ * be ASCII as ASCII). The return is correct only if the call failed: nothing leaks. */
+static const char *
+as_ascii(PyObject *o, Py_ssize_t *length)
+{
+    if (PyUnicode_IS_ASCII(o)) {
+        *length = PyUnicode_GET_LENGTH(o);
+        cpycheck_reveal(o); // revealed: unknown maybe-null
+        return PyUnicode_AsUTF8(o);
+    } else {
+        PyUnicode_AsASCIIString(o);
+        return NULL;
+    }
+}
+
+/* Lists kept in the function's own array and in a variable, each list put into the one
+ * before it (asyncpg's `_textarray_decode`): a list stored into the array, then increfed
+ * and released again, is not freed by that release. */
+static PyObject *
+nest_lists(Py_ssize_t levels)
+{
+    void *strides[4];
+    PyObject *new_stride = NULL, *result = NULL, *t;
+    Py_ssize_t level;
+    for (level = 1; level <= levels && level <= 4; level++) {
+        t = PyList_New(1);
+        if (!t)
+            goto error;
+        Py_XDECREF(new_stride);
+        new_stride = t;
+        strides[level - 1] = (void *)new_stride;
+        if (level > 1) {
+            Py_INCREF(new_stride);
+            PyList_SET_ITEM((PyObject *)strides[level - 2], 0, new_stride);
+        } else {
+            Py_INCREF(new_stride);
+            Py_XDECREF(result);
+            result = new_stride;
+        }
+    }
+    Py_XDECREF(new_stride);
+    cpycheck_reveal(result); // revealed: unknown non-null
+    return result;
+error:
+    Py_XDECREF(new_stride);
+    Py_XDECREF(result);
+    return NULL;
+}
