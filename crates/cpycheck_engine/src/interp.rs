@@ -1803,12 +1803,13 @@ impl<'a> Interp<'a> {
         name: &Rc<str>,
         span: Span,
     ) {
+        // Which results fill the out-parameter: 1 for a -1/0/1 lookup (`PyDict_GetItemRef`:
+        // 0 is "not found", NULL), any result but the error value otherwise
+        // (`PyContextVar_Get` returns 0 or -1, `PyArg_UnpackTuple` 0 or non-zero).
         let success = status.map(|s| {
             let st_ = st.status(s);
-            (
-                s,
-                st_.classes & !st_.err & if st_.err == NEG { POS } else { POS | ZERO },
-            )
+            let lookup = st_.err == NEG && st_.classes & ONE != 0 && st_.classes & MANY == 0;
+            (s, st_.classes & if lookup { ONE } else { !st_.err })
         });
         match effect {
             Some(ArgEffect::OutBorrowed) | Some(ArgEffect::OutNew) => {
