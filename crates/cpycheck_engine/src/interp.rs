@@ -1033,7 +1033,16 @@ impl<'a> Interp<'a> {
                 }
                 if self.releases_memory_reference(st, arg, id) {
                     let o = st.obj_mut(id);
+                    // The last reference to a new object, released through a global or a
+                    // field (`Py_DECREF(g)` after the function gave its own back): what
+                    // that place still points to may be freed.
+                    let last = o.held_by_memory == 1 && o.origin.is_new();
                     o.held_by_memory = o.held_by_memory.saturating_sub(1);
+                    if last && matches!(arg, Operand::Copy(p) if one_place(p)) {
+                        o.released = Some(span);
+                        let what = if *nullable { "Py_XDECREF" } else { "Py_DECREF" };
+                        self.event(st, id, span, format!("released with `{what}`"));
+                    }
                     return;
                 }
                 let id = self.identical_owned(st, id).unwrap_or(id);
@@ -1282,7 +1291,9 @@ impl<'a> Interp<'a> {
         let o = st.obj_mut(id);
         if o.owned > 0 {
             o.owned -= 1;
-            let last = o.owned == 0 && o.origin.is_new();
+            // While memory holds a reference of its own (`g = PyErr_NewException(..);
+            // Py_XINCREF(g);` then `Py_XDECREF(g); Py_CLEAR(g);`), the object lives on.
+            let last = o.owned == 0 && o.held_by_memory == 0 && o.origin.is_new();
             if last {
                 o.released = Some(span);
             }
@@ -1291,6 +1302,15 @@ impl<'a> Interp<'a> {
                 // Freeing a container frees the items it lent.
                 self.invalidate(st, Lender::Container(id), span, &what.into());
             }
+        } else if o.held_by_memory > 0 && o.origin.is_new() {
+            // The function owns nothing more: this gives back the reference memory holds
+            // (`Py_INCREF(v); self->x = v; Py_DECREF(v); Py_DECREF(v);`), and the memory
+            // may now point to a freed object.
+            o.held_by_memory -= 1;
+            if o.held_by_memory == 0 {
+                o.released = Some(span);
+            }
+            self.event(st, id, span, format!("released with `{what}`"));
         } else if let Some((at, thief)) = o.stolen.clone() {
             self.report(
                 st,
@@ -2533,6 +2553,16 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
 
 /// A place reached through `a[i]` with an index the IR does not track
 /// (`descs[i].cls`): each iteration of a loop may write another one.
+/// A global or a field of one (`g`, `self->x`, `s->a.b`): the same memory each time, never
+/// an element reached through an index or a pointer.
+fn one_place(p: &Place) -> bool {
+    match p {
+        Place::Global(_) => true,
+        Place::Field(b, _) => matches!(**b, Place::Local(_)) || one_place(b),
+        _ => false,
+    }
+}
+
 fn through_index(p: &Place) -> bool {
     match p {
         Place::Deref(_) => true,
