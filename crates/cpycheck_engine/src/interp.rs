@@ -1036,7 +1036,16 @@ impl<'a> Interp<'a> {
                 }
                 if self.releases_memory_reference(st, arg, id) {
                     let o = st.obj_mut(id);
+                    // The last reference to a new object, released through a global or a
+                    // field (`Py_DECREF(g)` after the function gave its own back): what
+                    // that place still points to may be freed.
+                    let last = o.held_by_memory == 1 && o.origin.is_new();
                     o.held_by_memory = o.held_by_memory.saturating_sub(1);
+                    if last && matches!(arg, Operand::Copy(p) if one_place(p)) {
+                        o.released = Some(span);
+                        let what = if *nullable { "Py_XDECREF" } else { "Py_DECREF" };
+                        self.event(st, id, span, format!("released with `{what}`"));
+                    }
                     return;
                 }
                 let id = self.identical_owned(st, id).unwrap_or(id);
@@ -1285,9 +1294,9 @@ impl<'a> Interp<'a> {
         let o = st.obj_mut(id);
         if o.owned > 0 {
             o.owned -= 1;
-            // A reference the function handed to memory (`p->x = v`) keeps the object
-            // alive: releasing one taken since (`t = p->x; Py_INCREF(t); ...;
-            // Py_DECREF(t);`) cannot free it.
+            // Memory that holds a reference of its own (`p->x = v`, or `g = PyErr_NewException(..);
+            // Py_XINCREF(g);`) keeps the object alive: releasing one the function took since
+            // (`t = p->x; Py_INCREF(t); ...; Py_DECREF(t);`) cannot free it.
             let last = o.owned == 0 && o.held_by_memory == 0 && o.origin.is_new();
             if last {
                 o.released = Some(span);
@@ -1297,6 +1306,15 @@ impl<'a> Interp<'a> {
                 // Freeing a container frees the items it lent.
                 self.invalidate(st, Lender::Container(id), span, &what.into());
             }
+        } else if o.held_by_memory > 0 && o.origin.is_new() {
+            // The function owns nothing more: this gives back the reference memory holds
+            // (`Py_INCREF(v); self->x = v; Py_DECREF(v); Py_DECREF(v);`), and the memory
+            // may now point to a freed object.
+            o.held_by_memory -= 1;
+            if o.held_by_memory == 0 {
+                o.released = Some(span);
+            }
+            self.event(st, id, span, format!("released with `{what}`"));
         } else if let Some((at, thief)) = o.stolen.clone() {
             self.report(
                 st,
@@ -1809,12 +1827,13 @@ impl<'a> Interp<'a> {
         name: &Rc<str>,
         span: Span,
     ) {
+        // Which results fill the out-parameter: 1 for a -1/0/1 lookup (`PyDict_GetItemRef`:
+        // 0 is "not found", NULL), any result but the error value otherwise
+        // (`PyContextVar_Get` returns 0 or -1, `PyArg_UnpackTuple` 0 or non-zero).
         let success = status.map(|s| {
             let st_ = st.status(s);
-            (
-                s,
-                st_.classes & !st_.err & if st_.err == NEG { POS } else { POS | ZERO },
-            )
+            let lookup = st_.err == NEG && st_.classes & ONE != 0 && st_.classes & MANY == 0;
+            (s, st_.classes & if lookup { ONE } else { !st_.err })
         });
         match effect {
             Some(ArgEffect::OutBorrowed) | Some(ArgEffect::OutNew) => {
@@ -2546,6 +2565,16 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
 
 /// A place reached through `a[i]` with an index the IR does not track
 /// (`descs[i].cls`): each iteration of a loop may write another one.
+/// A global or a field of one (`g`, `self->x`, `s->a.b`): the same memory each time, never
+/// an element reached through an index or a pointer.
+fn one_place(p: &Place) -> bool {
+    match p {
+        Place::Global(_) => true,
+        Place::Field(b, _) => matches!(**b, Place::Local(_)) || one_place(b),
+        _ => false,
+    }
+}
+
 fn through_index(p: &Place) -> bool {
     match p {
         Place::Deref(_) => true,

@@ -8,6 +8,11 @@ use tree_sitter::Node;
 
 use crate::model::*;
 
+/// Keywords that start a statement: never the name of a function.
+const C_STATEMENT_KEYWORDS: &[&str] = &[
+    "case", "default", "do", "else", "for", "goto", "if", "return", "sizeof", "switch", "while",
+];
+
 /// Maximum nesting of statements and expressions converted recursively. Real extension code
 /// stays far below this; a 2 MiB worker stack comfortably holds this many frames.
 pub(crate) const MAX_DEPTH: u32 = 256;
@@ -145,6 +150,15 @@ impl<'a> Converter<'a> {
             ));
         };
         let name = self.text(name_node).to_string();
+        if C_STATEMENT_KEYWORDS.contains(&name.as_str()) {
+            // `MACRO switch (x) { ... }` inside a body (`CHAIN_EXC_BEGIN` opening a block with
+            // no `;` after it) reads as a function `switch` of return type `MACRO`: a
+            // statement, not a function.
+            return Err(skip(
+                Some(name),
+                "a statement read as a function definition (a macro before it)",
+            ));
+        }
         let params = func_decl
             .child_by_field_name("parameters")
             .map(|p| self.params(p))

@@ -274,6 +274,20 @@ mod_exec(PyObject *m)
     ));
 }
 
+/// A macro that opens a block with no `;` after it, before a `switch` (apsw's
+/// `CHAIN_EXC_BEGIN`), makes the statement read as a function `switch`: it is no function.
+#[test]
+fn a_statement_after_a_block_macro_is_not_a_function() {
+    let m = model(
+        "static int cb(int code, PyObject *a)\n{\n  PyObject *p = NULL;\n  CHAIN_EXC_BEGIN\n  \
+         switch (code)\n  {\n  case 1:\n    p = PyLong_FromLong(1);\n    break;\n  \
+         case 2:\n    p = PyLong_FromLong(2);\n    break;\n  }\n  CHAIN_EXC_END;\n  \
+         Py_XDECREF(p);\n  return 0;\n}\n",
+    );
+    let names: Vec<&str> = m.functions.iter().map(|f| f.name.as_str()).collect();
+    assert!(!names.contains(&"switch"), "{names:?}");
+}
+
 #[test]
 fn function_defining_macros_and_function_pointer_returns() {
     let m = model(

@@ -278,6 +278,21 @@ minus_one_zero_or_one(PyObject *module, PyObject *dict)
     Py_RETURN_NONE;
 }
 
+/* `PyContextVar_Get` returns 0 or -1 and fills its out-parameter only when it returns 0. */
+static PyObject *
+context_var_get(PyObject *module, PyObject *var)
+{
+    PyObject *v;
+    if (PyContextVar_Get(var, NULL, &v)) {
+        cpycheck_reveal(v); // revealed: owned(1) null
+        return NULL;
+    }
+    if (v == NULL)
+        Py_RETURN_NONE;
+    cpycheck_reveal(v); // revealed: owned(1) non-null
+    return v;
+}
+
 typedef struct {
     PyObject_HEAD
     PyObject **buffers;
