@@ -84,6 +84,11 @@ pub(crate) struct Interp<'a> {
     /// The statement just executed crashes the process on this path (`Py_DECREF` of a
     /// pointer known to be NULL): the path ends there.
     crashed: bool,
+    /// Work space reused by [`State::key_with`] and [`Interp::collect`].
+    key_scratch: KeyScratch,
+    reachable: Vec<bool>,
+    live_status: Vec<bool>,
+    dead: Vec<ObjId>,
 }
 
 const RET_NEW: u8 = 1;
@@ -112,9 +117,17 @@ impl<'a> Interp<'a> {
             runs_python: false,
             mutated: vec![false; body.params.len()],
             handled_discards: crate::deferred::handled_discards(body),
-            places: RefCell::new(Places::default()),
+            places: RefCell::new({
+                let mut places = Places::default();
+                places.know_body(body);
+                places
+            }),
             just_stored: None,
             crashed: false,
+            key_scratch: KeyScratch::default(),
+            reachable: Vec::new(),
+            live_status: Vec::new(),
+            dead: Vec::new(),
         };
         let mut incomplete = false;
         if body.blocks.len() > budget::MAX_BLOCKS {
@@ -124,7 +137,9 @@ impl<'a> Interp<'a> {
                 summary: Summary::unknown(body.params.len()),
             };
         }
-        let mut seen: Vec<HashSet<u64>> = vec![HashSet::new(); body.blocks.len()];
+        // The keys of the states met at each block: at most `STATES_PER_BLOCK`, so a list
+        // searched in order is cheaper than a hash set.
+        let mut seen: Vec<Vec<u64>> = vec![Vec::new(); body.blocks.len()];
         let mut work = vec![(body.entry, it.initial_state())];
         let mut visits = 0usize;
         while let Some((b, st)) = work.pop() {
@@ -133,9 +148,11 @@ impl<'a> Interp<'a> {
                 incomplete = true;
                 continue;
             }
-            if !set.insert(st.key()) {
+            let k = st.key_with(&mut it.key_scratch);
+            if set.contains(&k) {
                 continue;
             }
+            set.push(k);
             visits += 1;
             if visits > budget::BLOCK_VISITS {
                 incomplete = true;
@@ -596,7 +613,7 @@ impl<'a> Interp<'a> {
                 fallible: false,
             });
             let pid = self.pid(&Place::Local(p));
-            st.env.insert(pid, Value::Obj(id));
+            self.bind(&mut st, pid, Value::Obj(id));
             st.params.push(Some(id));
         }
         st
@@ -744,15 +761,21 @@ impl<'a> Interp<'a> {
             Nullness::NonNull,
         ));
         let v = Value::Obj(id);
-        st.env.insert(self.pid(place), v);
+        self.bind(st, self.pid(place), v);
         Some(v)
+    }
+
+    /// Binds the place `p` to `v`.
+    fn bind(&self, st: &mut State, p: PlaceId, v: Value) {
+        let temp = self.places.borrow().is_temp(p);
+        st.env.insert(p, v, temp);
     }
 
     /// The number of a place in the states.
     fn pid(&self, place: &Place) -> PlaceId {
         self.places
             .borrow_mut()
-            .intern(place, &|l| self.body.local(l).kind == LocalKind::Temp)
+            .intern_at(place, &|l| self.body.local(l).kind == LocalKind::Temp)
     }
 
     fn read(&self, st: &mut State, place: &Place) -> Value {
@@ -790,7 +813,7 @@ impl<'a> Interp<'a> {
                     0,
                     Nullness::Maybe,
                 ));
-                st.env.insert(self.pid(place), Value::Obj(id));
+                self.bind(st, self.pid(place), Value::Obj(id));
                 Some(id)
             }
             _ => None,
@@ -800,15 +823,11 @@ impl<'a> Interp<'a> {
     /// Drops bindings of places reached through `place` (`p->x` when `p` changes), and of
     /// the elements `place` may be (`a[i]` may be `a[2]`).
     fn invalidate_derived(&self, st: &mut State, place: &Place) {
-        let aliased = |p: &Place| match (place, p) {
-            (Place::Deref(a), Place::Elem(b, _)) | (Place::Elem(a, _), Place::Deref(b)) => a == b,
-            _ => false,
-        };
         let base = self.pid(place);
         let places = self.places.borrow();
-        st.env.retain(|p, _| {
-            p == base || !(places.derives_from(p, base) || aliased(places.place(p)))
-        });
+        if places.has_invalidated(base) {
+            places.for_each_invalidated(base, |p| st.env.remove(p));
+        }
     }
 
     fn assign(&mut self, st: &mut State, dest: &Place, value: Value, span: Span) {
@@ -834,7 +853,7 @@ impl<'a> Interp<'a> {
             && st.env.get(self.pid(dest)) == Some(value)
             && matches!(value, Value::Obj(id) if st.obj(id).held_by_memory > 0);
         self.invalidate_derived(st, dest);
-        st.env.insert(self.pid(dest), value);
+        self.bind(st, self.pid(dest), value);
         let Value::Obj(id) = value else { return };
         if restored {
             return;
@@ -1066,9 +1085,10 @@ impl<'a> Interp<'a> {
                 }
             }
             StatementKind::EndStatement => {
-                let places = self.places.borrow();
-                st.env.retain(|p, _| !places.is_temp(p));
-                drop(places);
+                if st.env.take_temps() {
+                    let places = self.places.borrow();
+                    st.env.retain(|p, _| !places.is_temp(p));
+                }
                 self.collect(st, span);
             }
         }
@@ -1274,6 +1294,7 @@ impl<'a> Interp<'a> {
         if st.obj(id).pending_steal.is_some() {
             // Released before the outcome of the stealing call was tested: this is the
             // failure-path cleanup (or a bug we cannot prove). Either way, stop tracking.
+            st.gc_dirty = true;
             let o = st.obj_mut(id);
             o.pending_steal = None;
             o.owned = o.owned.saturating_sub(1);
@@ -1364,11 +1385,15 @@ impl<'a> Interp<'a> {
     /// straight-line code (or before the object died): the container holds a reference
     /// nobody took.
     fn settle_unpaid_steals(&mut self, st: &mut State, only: Option<ObjId>) {
-        let ids: Vec<ObjId> = match only {
-            Some(id) => vec![id],
-            None => st.live_objs().collect(),
+        let (from, to) = match only {
+            Some(id) => (id.0 as usize, id.0 as usize + 1),
+            None => (0, st.objs.len()),
         };
-        for id in ids {
+        for i in from..to {
+            let id = ObjId(i as u32);
+            if st.objs[i].as_ref().is_none_or(|o| o.unpaid_steal.is_none()) {
+                continue;
+            }
             if let Some((at, thief, _)) = st.obj_mut(id).unpaid_steal.take() {
                 self.report(
                     st,
@@ -1384,6 +1409,7 @@ impl<'a> Interp<'a> {
 
     /// Gives up on an object's ownership: an unknown function may have stolen or stored it.
     fn havoc(&self, st: &mut State, id: ObjId) {
+        st.gc_dirty = true;
         let o = st.obj_mut(id);
         o.origin = OriginKind::Unknown;
         o.owned = 0;
@@ -1583,6 +1609,7 @@ impl<'a> Interp<'a> {
                     let on_failure = effect == ArgEffect::StealOnFailure;
                     match status {
                         Some(s) if st.obj(id).owned > 0 => {
+                            st.gc_dirty = true;
                             st.obj_mut(id).pending_steal = Some(PendingSteal {
                                 status: s,
                                 span: aspan,
@@ -1827,6 +1854,7 @@ impl<'a> Interp<'a> {
                 };
                 let v = self.fresh(st, origin, name, span, owned, Nullness::Maybe);
                 if let (Value::Obj(id), Some(s)) = (v, success) {
+                    st.gc_dirty = true;
                     st.obj_mut(id).exists_if = Some(s);
                 }
                 self.assign_local_or_store(st, place, v);
@@ -1848,6 +1876,7 @@ impl<'a> Interp<'a> {
                 // (`if (_PyBytes_Resize(&buf, n) < 0) return NULL;`).
                 if let (true, Value::Obj(id), Some(s)) = (nullable, v, status) {
                     let ok = st.status(s).classes & !st.status(s).err;
+                    st.gc_dirty = true;
                     st.obj_mut(id).exists_if = Some((s, ok));
                 }
                 self.assign_local_or_store(st, place, v);
@@ -1860,7 +1889,7 @@ impl<'a> Interp<'a> {
                     self.havoc(st, old);
                 }
                 self.invalidate_derived(st, place);
-                st.env.insert(self.pid(place), Value::Unknown);
+                self.bind(st, self.pid(place), Value::Unknown);
             }
         }
     }
@@ -1869,7 +1898,7 @@ impl<'a> Interp<'a> {
     /// holds the reference (no ownership transfer, whatever the place is).
     fn assign_local_or_store(&mut self, st: &mut State, place: &Place, v: Value) {
         self.invalidate_derived(st, place);
-        st.env.insert(self.pid(place), v);
+        self.bind(st, self.pid(place), v);
         if let (Value::Obj(id), Place::Local(l)) = (v, place) {
             st.obj_mut(id).name = Some(self.body.local(*l).name.as_str().into());
         }
@@ -1902,8 +1931,22 @@ impl<'a> Interp<'a> {
 
     /// Finds objects that no place refers to any more: an owned one is leaked here.
     fn collect(&mut self, st: &mut State, span: Span) {
-        let mut reachable = vec![false; st.objs.len()];
-        let mut live_status = vec![false; st.statuses.len()];
+        // Nothing can have become unreachable unless a reference was dropped, or an object
+        // or status made, or an object's tie to a status changed.
+        let dirty = std::mem::take(&mut st.gc_dirty) | st.env.take_dropped();
+        if !dirty {
+            #[cfg(debug_assertions)]
+            self.assert_nothing_to_collect(st);
+            return;
+        }
+        let mut reachable = std::mem::take(&mut self.reachable);
+        let mut live_status = std::mem::take(&mut self.live_status);
+        let mut dead = std::mem::take(&mut self.dead);
+        reachable.clear();
+        reachable.resize(st.objs.len(), false);
+        live_status.clear();
+        live_status.resize(st.statuses.len(), false);
+        dead.clear();
         for v in st.env.values() {
             match v {
                 Value::Obj(id) => reachable[id.0 as usize] = true,
@@ -1914,10 +1957,13 @@ impl<'a> Interp<'a> {
         for id in st.params.iter().flatten() {
             reachable[id.0 as usize] = true;
         }
-        let dead: Vec<ObjId> = st
-            .live_objs()
-            .filter(|id| !reachable[id.0 as usize])
-            .collect();
+        dead.extend(
+            st.objs
+                .iter()
+                .enumerate()
+                .filter(|(i, o)| o.is_some() && !reachable[*i])
+                .map(|(i, _)| ObjId(i as u32)),
+        );
         for &id in &dead {
             self.settle_unpaid_steals(st, Some(id));
             self.check_leak(st, id, span);
@@ -1940,7 +1986,7 @@ impl<'a> Interp<'a> {
                 if let Some(Lender::Container(c)) = o.lender
                     && dead.contains(&c)
                 {
-                    o.lender = None;
+                    Rc::make_mut(o).lender = None;
                 }
             }
         }
@@ -1960,6 +2006,43 @@ impl<'a> Interp<'a> {
             if !live_status[i] {
                 *s = None;
             }
+        }
+        self.reachable = reachable;
+        self.live_status = live_status;
+        self.dead = dead;
+    }
+
+    /// What [`Interp::collect`] relies on when it skips its work: no object or status is
+    /// unreachable.
+    #[cfg(debug_assertions)]
+    fn assert_nothing_to_collect(&self, st: &State) {
+        let mut reachable = vec![false; st.objs.len()];
+        let mut live_status = vec![false; st.statuses.len()];
+        for v in st.env.values() {
+            match v {
+                Value::Obj(id) => reachable[id.0 as usize] = true,
+                Value::Status(s) => live_status[s.0 as usize] = true,
+                _ => {}
+            }
+        }
+        for id in st.params.iter().flatten() {
+            reachable[id.0 as usize] = true;
+        }
+        for (i, o) in st.objs.iter().enumerate() {
+            let Some(o) = o else { continue };
+            assert!(reachable[i], "object {i} unreachable but not collected");
+            if let Some((s, _)) = o.exists_if {
+                live_status[s.0 as usize] = true;
+            }
+            if let Some(p) = &o.pending_steal {
+                live_status[p.status.0 as usize] = true;
+            }
+        }
+        for (i, s) in st.statuses.iter().enumerate() {
+            assert!(
+                s.is_none() || live_status[i],
+                "status {i} unreachable but not collected"
+            );
         }
     }
 
@@ -2478,6 +2561,7 @@ impl<'a> Interp<'a> {
                 };
                 if steals {
                     let seq = st.next_seq();
+                    st.gc_dirty = true;
                     let o = st.obj_mut(id);
                     o.pending_steal = None;
                     o.owned = o.owned.saturating_sub(1);
@@ -2492,6 +2576,7 @@ impl<'a> Interp<'a> {
                         format!("reference stolen by `{thief}`"),
                     );
                 } else if keeps {
+                    st.gc_dirty = true;
                     st.obj_mut(id).pending_steal = None;
                 }
             }
