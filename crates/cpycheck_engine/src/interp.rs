@@ -75,7 +75,8 @@ pub(crate) struct Interp<'a> {
     /// Per parameter: changed as a container by some call.
     mutated: Vec<bool>,
     /// Calls whose thrown-away failure is handled another way, or cannot happen.
-    handled_discards: HashSet<Span>,
+    /// Computed when first needed.
+    handled_discards: Option<HashSet<Span>>,
     /// The places the states refer to, by number.
     places: RefCell<Places>,
     /// A borrowed reference the previous statement of the block stored into memory, and the
@@ -116,7 +117,7 @@ impl<'a> Interp<'a> {
             paths: Vec::new(),
             runs_python: false,
             mutated: vec![false; body.params.len()],
-            handled_discards: crate::deferred::handled_discards(body),
+            handled_discards: None,
             places: RefCell::new({
                 let mut places = Places::default();
                 places.know_body(body);
@@ -611,6 +612,7 @@ impl<'a> Interp<'a> {
                 unpaid_steal: None,
                 exc_link: None,
                 fallible: false,
+                key_part: Default::default(),
             });
             let pid = self.pid(&Place::Local(p));
             self.bind(&mut st, pid, Value::Obj(id));
@@ -870,17 +872,19 @@ impl<'a> Interp<'a> {
             place if self.local_array_elem(place) => {}
             _ => {
                 // A store into memory hands one reference over to the memory.
-                let name = self.body.place_name(dest);
+                let body = self.body;
+                let name = || body.place_name(dest);
                 let o = st.obj_mut(id);
                 o.escaped = true;
                 if o.owned > 0 {
                     o.owned -= 1;
                     o.held_by_memory += 1;
-                    self.event(st, id, span, format!("stored into `{name}`"));
+                    self.event(st, id, span, format!("stored into `{}`", name()));
                 } else if (o.origin.is_borrowed() || o.origin == OriginKind::HelperParam)
                     && o.stored_unowned.is_none()
                     && self.is_long_lived(dest)
                 {
+                    let name = name();
                     o.stored_unowned = Some((span, name.as_str().into()));
                     self.event(
                         st,
@@ -898,7 +902,7 @@ impl<'a> Interp<'a> {
                 } else if o.origin.is_borrowed() && !self.in_local_array(dest) {
                     // Other memory (`self->buffers[i] = item`): whether it owns a reference
                     // is not known, but a `Py_INCREF` right after pays for the store.
-                    self.just_stored = Some((id, name.as_str().into()));
+                    self.just_stored = Some((id, name().as_str().into()));
                 }
             }
         }
@@ -1077,7 +1081,10 @@ impl<'a> Interp<'a> {
                     let status = st.status(s);
                     if status.classes & status.err != 0
                         && cpycheck_contracts::must_check::must_check(&status.callee)
-                        && !self.handled_discards.contains(&span)
+                        && !self
+                            .handled_discards
+                            .get_or_insert_with(|| crate::deferred::handled_discards(self.body))
+                            .contains(&span)
                     {
                         let callee = status.callee.to_string();
                         self.ignored_error(callee, span);
@@ -2189,11 +2196,14 @@ impl<'a> Interp<'a> {
     /// `self->x = v; Py_INCREF(v);` take the reference the memory owns after the store.
     fn hand_over_to_memory(&mut self, st: &mut State, span: Span) {
         let places = self.places.borrow();
+        // Objects the function owns no reference to are left as they are: their places'
+        // names are not needed.
         let mut held: Vec<(ObjId, String)> = st
             .env
             .iter()
-            .filter(|&(p, _)| {
-                !matches!(places.place(p), Place::Local(_))
+            .filter(|&(p, v)| {
+                matches!(v, Value::Obj(id) if st.obj(id).owned > 0)
+                    && !matches!(places.place(p), Place::Local(_))
                     && !places.is_temp(p)
                     && !self.local_array_elem(places.place(p))
             })
@@ -2612,6 +2622,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         unpaid_steal: None,
         exc_link: None,
         fallible: false,
+        key_part: Default::default(),
     }
 }
 

@@ -380,6 +380,43 @@ pub struct Obj {
     /// `Py_INCREF` may still follow in the same straight-line code: where the first was, the
     /// call, and how many references are owed.
     pub unpaid_steal: Option<(Span, Rc<str>, u32)>,
+    /// The part of [`State::key_with`] that depends on this object alone, once computed
+    /// (0: not yet). Reset by [`State::obj_mut`].
+    pub key_part: std::cell::Cell<u64>,
+}
+
+impl Obj {
+    /// What [`State::key_with`] hashes of the object's own fields (not of the statuses it
+    /// refers to, nor of the exception state), in one word.
+    fn key_part(&self) -> u64 {
+        let cached = self.key_part.get();
+        if cached != 0 {
+            debug_assert_eq!(cached, self.compute_key_part(), "stale key part");
+            return cached;
+        }
+        let part = self.compute_key_part();
+        self.key_part.set(part);
+        part
+    }
+
+    fn compute_key_part(&self) -> u64 {
+        let mut h = KeyHasher::default();
+        // The flags packed into words: one hasher step each instead of one per field.
+        let flags = self.origin as u64
+            | (self.null as u64) << 8
+            | u64::from(self.released.is_some()) << 16
+            | u64::from(self.escaped) << 17
+            | u64::from(self.consumed.is_some()) << 18
+            | u64::from(self.invalidated.is_some()) << 19
+            | u64::from(self.stored_unowned.is_some()) << 20;
+        h.write_u64(flags);
+        h.write_u64(u64::from(self.origin_span.start) << 32 | u64::from(self.origin_span.end));
+        h.write_u64(u64::from(self.owned) << 32 | u64::from(self.held_by_memory));
+        self.unpaid_steal.as_ref().map(|u| u.2).hash(&mut h);
+        self.stolen.as_ref().map(|s| s.0).hash(&mut h);
+        // Never 0, which means "not computed".
+        h.finish() | 1
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -476,7 +513,9 @@ impl State {
     }
 
     pub fn obj_mut(&mut self, id: ObjId) -> &mut Obj {
-        Rc::make_mut(self.objs[id.0 as usize].as_mut().expect("live object"))
+        let o = Rc::make_mut(self.objs[id.0 as usize].as_mut().expect("live object"));
+        o.key_part.set(0);
+        o
     }
 
     pub fn status(&self, id: StatusId) -> &Status {
@@ -630,19 +669,7 @@ impl State {
         }
         for &id in order.iter() {
             let o = self.obj(id);
-            // The flags packed into words: one hasher step each instead of one per field.
-            let flags = o.origin as u64
-                | (o.null as u64) << 8
-                | u64::from(o.released.is_some()) << 16
-                | u64::from(o.escaped) << 17
-                | u64::from(o.consumed.is_some()) << 18
-                | u64::from(o.invalidated.is_some()) << 19
-                | u64::from(o.stored_unowned.is_some()) << 20;
-            h.write_u64(flags);
-            h.write_u64(u64::from(o.origin_span.start) << 32 | u64::from(o.origin_span.end));
-            h.write_u64(u64::from(o.owned) << 32 | u64::from(o.held_by_memory));
-            o.unpaid_steal.as_ref().map(|u| u.2).hash(&mut h);
-            o.stolen.as_ref().map(|s| s.0).hash(&mut h);
+            h.write_u64(o.key_part());
             o.exists_if
                 .map(|(s, set)| (canon_st(s, st_map), set))
                 .hash(&mut h);
