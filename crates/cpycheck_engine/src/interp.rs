@@ -2188,6 +2188,8 @@ impl<'a> Interp<'a> {
         self.hand_over_to_memory(&mut st, span);
         st.env.clear();
         st.params.clear();
+        // The parameters' objects are no longer kept alive.
+        st.gc_dirty = true;
         self.collect(&mut st, span);
     }
 
