@@ -75,7 +75,8 @@ pub(crate) struct Interp<'a> {
     /// Per parameter: changed as a container by some call.
     mutated: Vec<bool>,
     /// Calls whose thrown-away failure is handled another way, or cannot happen.
-    handled_discards: HashSet<Span>,
+    /// Computed when first needed.
+    handled_discards: Option<HashSet<Span>>,
     /// Calls made for the exception they raise, right before an error return.
     calls_for_their_exception: HashSet<Span>,
     /// The places the states refer to, by number.
@@ -86,6 +87,11 @@ pub(crate) struct Interp<'a> {
     /// The statement just executed crashes the process on this path (`Py_DECREF` of a
     /// pointer known to be NULL): the path ends there.
     crashed: bool,
+    /// Work space reused by [`State::key_with`] and [`Interp::collect`].
+    key_scratch: KeyScratch,
+    reachable: Vec<bool>,
+    live_status: Vec<bool>,
+    dead: Vec<ObjId>,
 }
 
 const RET_NEW: u8 = 1;
@@ -113,11 +119,19 @@ impl<'a> Interp<'a> {
             paths: Vec::new(),
             runs_python: false,
             mutated: vec![false; body.params.len()],
-            handled_discards: crate::deferred::handled_discards(body),
+            handled_discards: None,
             calls_for_their_exception: crate::deferred::calls_for_their_exception(body),
-            places: RefCell::new(Places::default()),
+            places: RefCell::new({
+                let mut places = Places::default();
+                places.know_body(body);
+                places
+            }),
             just_stored: None,
             crashed: false,
+            key_scratch: KeyScratch::default(),
+            reachable: Vec::new(),
+            live_status: Vec::new(),
+            dead: Vec::new(),
         };
         let mut incomplete = false;
         if body.blocks.len() > budget::MAX_BLOCKS {
@@ -127,7 +141,9 @@ impl<'a> Interp<'a> {
                 summary: Summary::unknown(body.params.len()),
             };
         }
-        let mut seen: Vec<HashSet<u64>> = vec![HashSet::new(); body.blocks.len()];
+        // The keys of the states met at each block: at most `STATES_PER_BLOCK`, so a list
+        // searched in order is cheaper than a hash set.
+        let mut seen: Vec<Vec<u64>> = vec![Vec::new(); body.blocks.len()];
         let mut work = vec![(body.entry, it.initial_state())];
         let mut visits = 0usize;
         while let Some((b, st)) = work.pop() {
@@ -136,9 +152,11 @@ impl<'a> Interp<'a> {
                 incomplete = true;
                 continue;
             }
-            if !set.insert(st.key()) {
+            let k = st.key_with(&mut it.key_scratch);
+            if set.contains(&k) {
                 continue;
             }
+            set.push(k);
             visits += 1;
             if visits > budget::BLOCK_VISITS {
                 incomplete = true;
@@ -597,9 +615,10 @@ impl<'a> Interp<'a> {
                 unpaid_steal: None,
                 exc_link: None,
                 fallible: false,
+                key_part: Default::default(),
             });
             let pid = self.pid(&Place::Local(p));
-            st.env.insert(pid, Value::Obj(id));
+            self.bind(&mut st, pid, Value::Obj(id));
             st.params.push(Some(id));
         }
         st
@@ -747,15 +766,21 @@ impl<'a> Interp<'a> {
             Nullness::NonNull,
         ));
         let v = Value::Obj(id);
-        st.env.insert(self.pid(place), v);
+        self.bind(st, self.pid(place), v);
         Some(v)
+    }
+
+    /// Binds the place `p` to `v`.
+    fn bind(&self, st: &mut State, p: PlaceId, v: Value) {
+        let temp = self.places.borrow().is_temp(p);
+        st.env.insert(p, v, temp);
     }
 
     /// The number of a place in the states.
     fn pid(&self, place: &Place) -> PlaceId {
         self.places
             .borrow_mut()
-            .intern(place, &|l| self.body.local(l).kind == LocalKind::Temp)
+            .intern_at(place, &|l| self.body.local(l).kind == LocalKind::Temp)
     }
 
     fn read(&self, st: &mut State, place: &Place) -> Value {
@@ -793,7 +818,7 @@ impl<'a> Interp<'a> {
                     0,
                     Nullness::Maybe,
                 ));
-                st.env.insert(self.pid(place), Value::Obj(id));
+                self.bind(st, self.pid(place), Value::Obj(id));
                 Some(id)
             }
             _ => None,
@@ -803,15 +828,11 @@ impl<'a> Interp<'a> {
     /// Drops bindings of places reached through `place` (`p->x` when `p` changes), and of
     /// the elements `place` may be (`a[i]` may be `a[2]`).
     fn invalidate_derived(&self, st: &mut State, place: &Place) {
-        let aliased = |p: &Place| match (place, p) {
-            (Place::Deref(a), Place::Elem(b, _)) | (Place::Elem(a, _), Place::Deref(b)) => a == b,
-            _ => false,
-        };
         let base = self.pid(place);
         let places = self.places.borrow();
-        st.env.retain(|p, _| {
-            p == base || !(places.derives_from(p, base) || aliased(places.place(p)))
-        });
+        if places.has_invalidated(base) {
+            places.for_each_invalidated(base, |p| st.env.remove(p));
+        }
     }
 
     fn assign(&mut self, st: &mut State, dest: &Place, value: Value, span: Span) {
@@ -837,7 +858,7 @@ impl<'a> Interp<'a> {
             && st.env.get(self.pid(dest)) == Some(value)
             && matches!(value, Value::Obj(id) if st.obj(id).held_by_memory > 0);
         self.invalidate_derived(st, dest);
-        st.env.insert(self.pid(dest), value);
+        self.bind(st, self.pid(dest), value);
         let Value::Obj(id) = value else { return };
         if restored {
             return;
@@ -854,17 +875,19 @@ impl<'a> Interp<'a> {
             place if self.local_array_elem(place) => {}
             _ => {
                 // A store into memory hands one reference over to the memory.
-                let name = self.body.place_name(dest);
+                let body = self.body;
+                let name = || body.place_name(dest);
                 let o = st.obj_mut(id);
                 o.escaped = true;
                 if o.owned > 0 {
                     o.owned -= 1;
                     o.held_by_memory += 1;
-                    self.event(st, id, span, format!("stored into `{name}`"));
+                    self.event(st, id, span, format!("stored into `{}`", name()));
                 } else if (o.origin.is_borrowed() || o.origin == OriginKind::HelperParam)
                     && o.stored_unowned.is_none()
                     && self.is_long_lived(dest)
                 {
+                    let name = name();
                     o.stored_unowned = Some((span, name.as_str().into()));
                     self.event(
                         st,
@@ -882,7 +905,7 @@ impl<'a> Interp<'a> {
                 } else if o.origin.is_borrowed() && !self.in_local_array(dest) {
                     // Other memory (`self->buffers[i] = item`): whether it owns a reference
                     // is not known, but a `Py_INCREF` right after pays for the store.
-                    self.just_stored = Some((id, name.as_str().into()));
+                    self.just_stored = Some((id, name().as_str().into()));
                 }
             }
         }
@@ -1070,7 +1093,10 @@ impl<'a> Interp<'a> {
                     let status = st.status(s);
                     if status.classes & status.err != 0
                         && cpycheck_contracts::must_check::must_check(&status.callee)
-                        && !self.handled_discards.contains(&span)
+                        && !self
+                            .handled_discards
+                            .get_or_insert_with(|| crate::deferred::handled_discards(self.body))
+                            .contains(&span)
                     {
                         let callee = status.callee.to_string();
                         self.ignored_error(callee, span);
@@ -1078,9 +1104,10 @@ impl<'a> Interp<'a> {
                 }
             }
             StatementKind::EndStatement => {
-                let places = self.places.borrow();
-                st.env.retain(|p, _| !places.is_temp(p));
-                drop(places);
+                if st.env.take_temps() {
+                    let places = self.places.borrow();
+                    st.env.retain(|p, _| !places.is_temp(p));
+                }
                 self.collect(st, span);
             }
         }
@@ -1286,6 +1313,7 @@ impl<'a> Interp<'a> {
         if st.obj(id).pending_steal.is_some() {
             // Released before the outcome of the stealing call was tested: this is the
             // failure-path cleanup (or a bug we cannot prove). Either way, stop tracking.
+            st.gc_dirty = true;
             let o = st.obj_mut(id);
             o.pending_steal = None;
             o.owned = o.owned.saturating_sub(1);
@@ -1388,11 +1416,15 @@ impl<'a> Interp<'a> {
     /// straight-line code (or before the object died): the container holds a reference
     /// nobody took.
     fn settle_unpaid_steals(&mut self, st: &mut State, only: Option<ObjId>) {
-        let ids: Vec<ObjId> = match only {
-            Some(id) => vec![id],
-            None => st.live_objs().collect(),
+        let (from, to) = match only {
+            Some(id) => (id.0 as usize, id.0 as usize + 1),
+            None => (0, st.objs.len()),
         };
-        for id in ids {
+        for i in from..to {
+            let id = ObjId(i as u32);
+            if st.objs[i].as_ref().is_none_or(|o| o.unpaid_steal.is_none()) {
+                continue;
+            }
             if let Some((at, thief, _)) = st.obj_mut(id).unpaid_steal.take() {
                 self.report(
                     st,
@@ -1408,6 +1440,7 @@ impl<'a> Interp<'a> {
 
     /// Gives up on an object's ownership: an unknown function may have stolen or stored it.
     fn havoc(&self, st: &mut State, id: ObjId) {
+        st.gc_dirty = true;
         let o = st.obj_mut(id);
         o.origin = OriginKind::Unknown;
         o.owned = 0;
@@ -1607,6 +1640,7 @@ impl<'a> Interp<'a> {
                     let on_failure = effect == ArgEffect::StealOnFailure;
                     match status {
                         Some(s) if st.obj(id).owned > 0 => {
+                            st.gc_dirty = true;
                             st.obj_mut(id).pending_steal = Some(PendingSteal {
                                 status: s,
                                 span: aspan,
@@ -1852,6 +1886,7 @@ impl<'a> Interp<'a> {
                 };
                 let v = self.fresh(st, origin, name, span, owned, Nullness::Maybe);
                 if let (Value::Obj(id), Some(s)) = (v, success) {
+                    st.gc_dirty = true;
                     st.obj_mut(id).exists_if = Some(s);
                 }
                 self.assign_local_or_store(st, place, v);
@@ -1873,6 +1908,7 @@ impl<'a> Interp<'a> {
                 // (`if (_PyBytes_Resize(&buf, n) < 0) return NULL;`).
                 if let (true, Value::Obj(id), Some(s)) = (nullable, v, status) {
                     let ok = st.status(s).classes & !st.status(s).err;
+                    st.gc_dirty = true;
                     st.obj_mut(id).exists_if = Some((s, ok));
                 }
                 self.assign_local_or_store(st, place, v);
@@ -1885,7 +1921,7 @@ impl<'a> Interp<'a> {
                     self.havoc(st, old);
                 }
                 self.invalidate_derived(st, place);
-                st.env.insert(self.pid(place), Value::Unknown);
+                self.bind(st, self.pid(place), Value::Unknown);
             }
         }
     }
@@ -1894,7 +1930,7 @@ impl<'a> Interp<'a> {
     /// holds the reference (no ownership transfer, whatever the place is).
     fn assign_local_or_store(&mut self, st: &mut State, place: &Place, v: Value) {
         self.invalidate_derived(st, place);
-        st.env.insert(self.pid(place), v);
+        self.bind(st, self.pid(place), v);
         if let (Value::Obj(id), Place::Local(l)) = (v, place) {
             st.obj_mut(id).name = Some(self.body.local(*l).name.as_str().into());
         }
@@ -1927,8 +1963,22 @@ impl<'a> Interp<'a> {
 
     /// Finds objects that no place refers to any more: an owned one is leaked here.
     fn collect(&mut self, st: &mut State, span: Span) {
-        let mut reachable = vec![false; st.objs.len()];
-        let mut live_status = vec![false; st.statuses.len()];
+        // Nothing can have become unreachable unless a reference was dropped, or an object
+        // or status made, or an object's tie to a status changed.
+        let dirty = std::mem::take(&mut st.gc_dirty) | st.env.take_dropped();
+        if !dirty {
+            #[cfg(debug_assertions)]
+            self.assert_nothing_to_collect(st);
+            return;
+        }
+        let mut reachable = std::mem::take(&mut self.reachable);
+        let mut live_status = std::mem::take(&mut self.live_status);
+        let mut dead = std::mem::take(&mut self.dead);
+        reachable.clear();
+        reachable.resize(st.objs.len(), false);
+        live_status.clear();
+        live_status.resize(st.statuses.len(), false);
+        dead.clear();
         for v in st.env.values() {
             match v {
                 Value::Obj(id) => reachable[id.0 as usize] = true,
@@ -1939,10 +1989,13 @@ impl<'a> Interp<'a> {
         for id in st.params.iter().flatten() {
             reachable[id.0 as usize] = true;
         }
-        let dead: Vec<ObjId> = st
-            .live_objs()
-            .filter(|id| !reachable[id.0 as usize])
-            .collect();
+        dead.extend(
+            st.objs
+                .iter()
+                .enumerate()
+                .filter(|(i, o)| o.is_some() && !reachable[*i])
+                .map(|(i, _)| ObjId(i as u32)),
+        );
         for &id in &dead {
             self.settle_unpaid_steals(st, Some(id));
             self.check_leak(st, id, span);
@@ -1965,7 +2018,7 @@ impl<'a> Interp<'a> {
                 if let Some(Lender::Container(c)) = o.lender
                     && dead.contains(&c)
                 {
-                    o.lender = None;
+                    Rc::make_mut(o).lender = None;
                 }
             }
         }
@@ -1985,6 +2038,43 @@ impl<'a> Interp<'a> {
             if !live_status[i] {
                 *s = None;
             }
+        }
+        self.reachable = reachable;
+        self.live_status = live_status;
+        self.dead = dead;
+    }
+
+    /// What [`Interp::collect`] relies on when it skips its work: no object or status is
+    /// unreachable.
+    #[cfg(debug_assertions)]
+    fn assert_nothing_to_collect(&self, st: &State) {
+        let mut reachable = vec![false; st.objs.len()];
+        let mut live_status = vec![false; st.statuses.len()];
+        for v in st.env.values() {
+            match v {
+                Value::Obj(id) => reachable[id.0 as usize] = true,
+                Value::Status(s) => live_status[s.0 as usize] = true,
+                _ => {}
+            }
+        }
+        for id in st.params.iter().flatten() {
+            reachable[id.0 as usize] = true;
+        }
+        for (i, o) in st.objs.iter().enumerate() {
+            let Some(o) = o else { continue };
+            assert!(reachable[i], "object {i} unreachable but not collected");
+            if let Some((s, _)) = o.exists_if {
+                live_status[s.0 as usize] = true;
+            }
+            if let Some(p) = &o.pending_steal {
+                live_status[p.status.0 as usize] = true;
+            }
+        }
+        for (i, s) in st.statuses.iter().enumerate() {
+            assert!(
+                s.is_none() || live_status[i],
+                "status {i} unreachable but not collected"
+            );
         }
     }
 
@@ -2131,6 +2221,8 @@ impl<'a> Interp<'a> {
         self.hand_over_to_memory(&mut st, span);
         st.env.clear();
         st.params.clear();
+        // The parameters' objects are no longer kept alive.
+        st.gc_dirty = true;
         self.collect(&mut st, span);
     }
 
@@ -2139,11 +2231,14 @@ impl<'a> Interp<'a> {
     /// `self->x = v; Py_INCREF(v);` take the reference the memory owns after the store.
     fn hand_over_to_memory(&mut self, st: &mut State, span: Span) {
         let places = self.places.borrow();
+        // Objects the function owns no reference to are left as they are: their places'
+        // names are not needed.
         let mut held: Vec<(ObjId, String)> = st
             .env
             .iter()
-            .filter(|&(p, _)| {
-                !matches!(places.place(p), Place::Local(_))
+            .filter(|&(p, v)| {
+                matches!(v, Value::Obj(id) if st.obj(id).owned > 0)
+                    && !matches!(places.place(p), Place::Local(_))
                     && !places.is_temp(p)
                     && !self.local_array_elem(places.place(p))
             })
@@ -2511,6 +2606,7 @@ impl<'a> Interp<'a> {
                 };
                 if steals {
                     let seq = st.next_seq();
+                    st.gc_dirty = true;
                     let o = st.obj_mut(id);
                     o.pending_steal = None;
                     o.owned = o.owned.saturating_sub(1);
@@ -2525,6 +2621,7 @@ impl<'a> Interp<'a> {
                         format!("reference stolen by `{thief}`"),
                     );
                 } else if keeps {
+                    st.gc_dirty = true;
                     st.obj_mut(id).pending_steal = None;
                 }
             }
@@ -2560,6 +2657,7 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
         unpaid_steal: None,
         exc_link: None,
         fallible: false,
+        key_part: Default::default(),
     }
 }
 

@@ -19,10 +19,15 @@ pub struct StatusId(pub u32);
 pub struct PlaceId(pub u32);
 
 /// The places one analysis has met, numbered in order of first use. A number stands for the
-/// same place in every state of the analysis, which is all [`State::key`] needs.
+/// same place in every state of the analysis, which is all [`State::key_with`] needs.
 #[derive(Default)]
 pub struct Places {
     ids: HashMap<Place, PlaceId, std::hash::BuildHasherDefault<KeyHasher>>,
+    /// The number of a place of the analysed body, by the place's address: the body is
+    /// borrowed for the whole analysis, so an address met in it stands for one place, and
+    /// looking it up spares hashing the place's names. Filled in on first use, so places
+    /// are numbered in the same order as without it.
+    at: HashMap<usize, Option<PlaceId>, std::hash::BuildHasherDefault<KeyHasher>>,
     info: Vec<PlaceInfo>,
 }
 
@@ -30,6 +35,8 @@ struct PlaceInfo {
     place: Place,
     /// `p` for `p->x` and `*p`.
     base: Option<PlaceId>,
+    /// The places whose base this place is.
+    children: Vec<PlaceId>,
     /// The place is, or is reached through, a compiler temporary.
     temp: bool,
 }
@@ -53,13 +60,123 @@ impl Places {
             }
         };
         let id = PlaceId(self.info.len() as u32);
+        if let Some(b) = base {
+            self.info[b.0 as usize].children.push(id);
+        }
         self.info.push(PlaceInfo {
             place: place.clone(),
             base,
+            children: Vec::new(),
             temp,
         });
         self.ids.insert(place.clone(), id);
         id
+    }
+
+    /// Makes [`Places::intern_at`] recognise the places of `body` by address.
+    pub fn know_body(&mut self, body: &cpycheck_ir::Body) {
+        use cpycheck_ir::{Cond, Operand, Rvalue, StatementKind, Terminator};
+        fn place(
+            at: &mut HashMap<usize, Option<PlaceId>, std::hash::BuildHasherDefault<KeyHasher>>,
+            p: &Place,
+        ) {
+            at.insert(std::ptr::from_ref(p) as usize, None);
+            if let Place::Field(b, _) | Place::Deref(b) | Place::Elem(b, _) = p {
+                place(at, b);
+            }
+        }
+        let at = &mut self.at;
+        let operand = |at: &mut HashMap<_, _, _>, op: &Operand| {
+            if let Operand::Copy(p) | Operand::AddrOf(p) = op {
+                place(at, p);
+            }
+        };
+        for block in &body.blocks {
+            for s in &block.stmts {
+                match &s.kind {
+                    StatementKind::Assign { dest, value } => {
+                        place(at, dest);
+                        match value {
+                            Rvalue::Use(op) => operand(at, op),
+                            Rvalue::Call(call) => {
+                                for a in &call.args {
+                                    operand(at, a);
+                                }
+                            }
+                        }
+                    }
+                    StatementKind::IncRef { arg, .. }
+                    | StatementKind::DecRef { arg, .. }
+                    | StatementKind::Use { arg }
+                    | StatementKind::Reveal { arg }
+                    | StatementKind::Discard { arg } => operand(at, arg),
+                    StatementKind::EndStatement => {}
+                }
+            }
+            match &block.term {
+                Terminator::Branch { cond, .. } => match cond {
+                    Cond::Truthy(op) => operand(at, op),
+                    Cond::Compare { lhs, rhs, .. } => {
+                        operand(at, lhs);
+                        operand(at, rhs);
+                    }
+                },
+                Terminator::Return(Some(op)) => operand(at, op),
+                _ => {}
+            }
+        }
+    }
+
+    /// [`Places::intern`], by address for the places of the body given to
+    /// [`Places::know_body`].
+    pub fn intern_at(
+        &mut self,
+        place: &Place,
+        is_temp_local: &dyn Fn(cpycheck_ir::LocalId) -> bool,
+    ) -> PlaceId {
+        let addr = std::ptr::from_ref(place) as usize;
+        match self.at.get(&addr) {
+            Some(Some(id)) => *id,
+            Some(None) => {
+                let id = self.intern(place, is_temp_local);
+                self.at.insert(addr, Some(id));
+                id
+            }
+            None => self.intern(place, is_temp_local),
+        }
+    }
+
+    /// Calls `f` with every place other than `base` that a change of `base` invalidates:
+    /// the places reached through it (`base->x`, `base->x->y`, `*base`) and, for `*a` and
+    /// `a[k]`, the elements of `a` it may be (`a[k]` for `*a`, `*a` for `a[k]`).
+    pub fn for_each_invalidated(&self, base: PlaceId, mut f: impl FnMut(PlaceId)) {
+        let mut stack: Vec<PlaceId> = self.info[base.0 as usize].children.clone();
+        while let Some(p) = stack.pop() {
+            f(p);
+            stack.extend_from_slice(&self.info[p.0 as usize].children);
+        }
+        let info = &self.info[base.0 as usize];
+        let want_elem = match info.place {
+            Place::Deref(_) => true,
+            Place::Elem(..) => false,
+            _ => return,
+        };
+        let Some(parent) = info.base else { return };
+        for &sib in &self.info[parent.0 as usize].children {
+            let is_alias = match self.info[sib.0 as usize].place {
+                Place::Elem(..) => want_elem,
+                Place::Deref(_) => !want_elem,
+                _ => false,
+            };
+            if is_alias {
+                f(sib);
+            }
+        }
+    }
+
+    pub fn has_invalidated(&self, base: PlaceId) -> bool {
+        let info = &self.info[base.0 as usize];
+        !info.children.is_empty() || matches!(info.place, Place::Deref(_) | Place::Elem(..))
     }
 
     pub fn place(&self, id: PlaceId) -> &Place {
@@ -69,54 +186,95 @@ impl Places {
     pub fn is_temp(&self, id: PlaceId) -> bool {
         self.info[id.0 as usize].temp
     }
-
-    /// Whether `p` is reached through `base` (`base->x`, `base->x->y`, `*base`).
-    pub fn derives_from(&self, p: PlaceId, base: PlaceId) -> bool {
-        let mut cur = self.info[p.0 as usize].base;
-        while let Some(b) = cur {
-            if b == base {
-                return true;
-            }
-            cur = self.info[b.0 as usize].base;
-        }
-        false
-    }
 }
 
 /// What each place holds: a map from places to values, kept as a vector sorted by place so
 /// that cloning it is one copy.
-#[derive(Clone, Debug, Default)]
-pub struct Env(Vec<(PlaceId, Value)>);
+#[derive(Debug, Default)]
+pub struct Env {
+    entries: Vec<(PlaceId, Value)>,
+    /// A reference to an object or status was overwritten or removed since
+    /// [`Env::take_dropped`]: something may have become unreachable.
+    dropped: bool,
+    /// A place set since [`Env::take_temps`] may be a temporary.
+    temps: bool,
+}
+
+impl Clone for Env {
+    fn clone(&self) -> Env {
+        // Room for a few more places: the path that continues usually binds some.
+        let mut entries = Vec::with_capacity(self.entries.len() + 8);
+        entries.extend_from_slice(&self.entries);
+        Env {
+            entries,
+            dropped: self.dropped,
+            temps: self.temps,
+        }
+    }
+}
+
+fn refers(v: &Value) -> bool {
+    matches!(v, Value::Obj(_) | Value::Status(_))
+}
 
 impl Env {
     pub fn get(&self, p: PlaceId) -> Option<Value> {
-        self.0
+        self.entries
             .binary_search_by_key(&p, |e| e.0)
             .ok()
-            .map(|i| self.0[i].1)
+            .map(|i| self.entries[i].1)
     }
 
-    pub fn insert(&mut self, p: PlaceId, v: Value) {
-        match self.0.binary_search_by_key(&p, |e| e.0) {
-            Ok(i) => self.0[i].1 = v,
-            Err(i) => self.0.insert(i, (p, v)),
+    /// Binds `p`; `temp` says whether it is a temporary.
+    pub fn insert(&mut self, p: PlaceId, v: Value, temp: bool) {
+        self.temps |= temp;
+        match self.entries.binary_search_by_key(&p, |e| e.0) {
+            Ok(i) => {
+                let old = std::mem::replace(&mut self.entries[i].1, v);
+                self.dropped |= old != v && refers(&old);
+            }
+            Err(i) => self.entries.insert(i, (p, v)),
         }
     }
 
+    pub fn remove(&mut self, p: PlaceId) {
+        if let Ok(i) = self.entries.binary_search_by_key(&p, |e| e.0) {
+            let (_, old) = self.entries.remove(i);
+            self.dropped |= refers(&old);
+        }
+    }
+
+    /// Whether a reference was dropped since the last call.
+    pub fn take_dropped(&mut self) -> bool {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Whether a temporary may have been bound since the last call.
+    pub fn take_temps(&mut self) -> bool {
+        std::mem::take(&mut self.temps)
+    }
+
     pub fn retain(&mut self, mut keep: impl FnMut(PlaceId, &Value) -> bool) {
-        self.0.retain(|(p, v)| keep(*p, v));
+        let mut dropped = false;
+        self.entries.retain(|(p, v)| {
+            let k = keep(*p, v);
+            dropped |= !k && refers(v);
+            k
+        });
+        self.dropped |= dropped;
     }
 
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.dropped |= self.entries.iter().any(|e| refers(&e.1));
+        self.entries.clear();
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (PlaceId, Value)> + '_ {
-        self.0.iter().copied()
+        self.entries.iter().copied()
     }
 
     pub fn values(&self) -> impl Iterator<Item = &Value> + '_ {
-        self.0.iter().map(|e| &e.1)
+        self.entries.iter().map(|e| &e.1)
     }
 }
 
@@ -222,6 +380,43 @@ pub struct Obj {
     /// `Py_INCREF` may still follow in the same straight-line code: where the first was, the
     /// call, and how many references are owed.
     pub unpaid_steal: Option<(Span, Rc<str>, u32)>,
+    /// The part of [`State::key_with`] that depends on this object alone, once computed
+    /// (0: not yet). Reset by [`State::obj_mut`].
+    pub key_part: std::cell::Cell<u64>,
+}
+
+impl Obj {
+    /// What [`State::key_with`] hashes of the object's own fields (not of the statuses it
+    /// refers to, nor of the exception state), in one word.
+    fn key_part(&self) -> u64 {
+        let cached = self.key_part.get();
+        if cached != 0 {
+            debug_assert_eq!(cached, self.compute_key_part(), "stale key part");
+            return cached;
+        }
+        let part = self.compute_key_part();
+        self.key_part.set(part);
+        part
+    }
+
+    fn compute_key_part(&self) -> u64 {
+        let mut h = KeyHasher::default();
+        // The flags packed into words: one hasher step each instead of one per field.
+        let flags = self.origin as u64
+            | (self.null as u64) << 8
+            | u64::from(self.released.is_some()) << 16
+            | u64::from(self.escaped) << 17
+            | u64::from(self.consumed.is_some()) << 18
+            | u64::from(self.invalidated.is_some()) << 19
+            | u64::from(self.stored_unowned.is_some()) << 20;
+        h.write_u64(flags);
+        h.write_u64(u64::from(self.origin_span.start) << 32 | u64::from(self.origin_span.end));
+        h.write_u64(u64::from(self.owned) << 32 | u64::from(self.held_by_memory));
+        self.unpaid_steal.as_ref().map(|u| u.2).hash(&mut h);
+        self.stolen.as_ref().map(|s| s.0).hash(&mut h);
+        // Never 0, which means "not computed".
+        h.finish() | 1
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -270,7 +465,9 @@ pub struct ExcLink {
 #[derive(Clone, Debug)]
 pub struct State {
     pub env: Env,
-    pub objs: Vec<Option<Obj>>,
+    /// The objects, shared with the states this one was cloned from until one of them
+    /// changes the object ([`State::obj_mut`] copies it then).
+    pub objs: Vec<Option<Rc<Obj>>>,
     pub statuses: Vec<Option<Status>>,
     /// Identity facts learnt from branches: `(a, b, equal)` with `a < b`.
     pub eq_facts: Vec<(ObjId, ObjId, bool)>,
@@ -287,6 +484,9 @@ pub struct State {
     pub exc: Exc,
     /// Bumped by every call that may change the exception state.
     pub exc_epoch: u32,
+    /// An object or status was created, or an object's tie to a status changed, since the
+    /// last collection: something may have become unreachable.
+    pub gc_dirty: bool,
 }
 
 impl Default for State {
@@ -302,17 +502,20 @@ impl Default for State {
             param_tests: Default::default(),
             exc: Exc::Clear,
             exc_epoch: 0,
+            gc_dirty: false,
         }
     }
 }
 
 impl State {
     pub fn obj(&self, id: ObjId) -> &Obj {
-        self.objs[id.0 as usize].as_ref().expect("live object")
+        self.objs[id.0 as usize].as_deref().expect("live object")
     }
 
     pub fn obj_mut(&mut self, id: ObjId) -> &mut Obj {
-        self.objs[id.0 as usize].as_mut().expect("live object")
+        let o = Rc::make_mut(self.objs[id.0 as usize].as_mut().expect("live object"));
+        o.key_part.set(0);
+        o
     }
 
     pub fn status(&self, id: StatusId) -> &Status {
@@ -329,15 +532,17 @@ impl State {
     }
 
     pub fn alloc_obj(&mut self, obj: Obj) -> ObjId {
+        self.gc_dirty = true;
         if let Some(i) = self.objs.iter().position(Option::is_none) {
-            self.objs[i] = Some(obj);
+            self.objs[i] = Some(Rc::new(obj));
             return ObjId(i as u32);
         }
-        self.objs.push(Some(obj));
+        self.objs.push(Some(Rc::new(obj)));
         ObjId(self.objs.len() as u32 - 1)
     }
 
     pub fn alloc_status(&mut self, s: Status) -> StatusId {
+        self.gc_dirty = true;
         if let Some(i) = self.statuses.iter().position(Option::is_none) {
             self.statuses[i] = Some(s);
             return StatusId(i as u32);
@@ -400,31 +605,43 @@ impl State {
     }
 
     /// A hash of the state up to renaming of objects and statuses. Paths reaching a block in
-    /// states with equal keys behave identically from there on (histories aside).
-    pub fn key(&self) -> u64 {
+    /// states with equal keys behave identically from there on (histories aside). `scratch`
+    /// is work space, kept between calls to spare allocations.
+    pub fn key_with(&self, scratch: &mut KeyScratch) -> u64 {
         let mut h = KeyHasher::default();
-        let mut obj_map: Vec<Option<u32>> = vec![None; self.objs.len()];
-        let mut st_map: Vec<Option<u32>> = vec![None; self.statuses.len()];
+        let KeyScratch {
+            obj_map,
+            st_map,
+            order,
+            facts,
+        } = scratch;
+        // 0 is "not numbered yet"; numbers start at 1.
+        obj_map.clear();
+        obj_map.resize(self.objs.len(), 0);
+        st_map.clear();
+        st_map.resize(self.statuses.len(), 0);
+        order.clear();
         let mut next_obj = 0u32;
         let mut next_st = 0u32;
-        let mut canon_st = |s: StatusId, st_map: &mut Vec<Option<u32>>| -> u32 {
+        let mut canon_st = |s: StatusId, st_map: &mut Vec<u32>| -> u32 {
             let slot = &mut st_map[s.0 as usize];
-            *slot.get_or_insert_with(|| {
+            if *slot == 0 {
                 next_st += 1;
-                next_st
-            })
+                *slot = next_st;
+            }
+            *slot
         };
-        let mut order: Vec<ObjId> = Vec::with_capacity(self.objs.len());
-        let mut canon_obj = |o: ObjId, order: &mut Vec<ObjId>| -> u32 {
+        let mut canon_obj = |o: ObjId, obj_map: &mut Vec<u32>, order: &mut Vec<ObjId>| -> u32 {
             let slot = &mut obj_map[o.0 as usize];
-            *slot.get_or_insert_with(|| {
+            if *slot == 0 {
                 next_obj += 1;
+                *slot = next_obj;
                 order.push(o);
-                next_obj
-            })
+            }
+            *slot
         };
         for p in &self.params {
-            p.map(|o| canon_obj(o, &mut order)).hash(&mut h);
+            p.map(|o| canon_obj(o, obj_map, order)).hash(&mut h);
         }
         self.param_tests.hash(&mut h);
         self.exc.hash(&mut h);
@@ -432,9 +649,11 @@ impl State {
             // The place and an object's or status's number in one word.
             let place = u64::from(place.0) << 32;
             match value {
-                Value::Obj(o) => h.write_u64(place | u64::from(canon_obj(o, &mut order)) << 1),
+                Value::Obj(o) => {
+                    h.write_u64(place | u64::from(canon_obj(o, obj_map, order)) << 1);
+                }
                 Value::Status(s) => {
-                    h.write_u64(place | u64::from(canon_st(s, &mut st_map)) << 1 | 1);
+                    h.write_u64(place | u64::from(canon_st(s, st_map)) << 1 | 1);
                 }
                 other => {
                     h.write_u64(place | 1 << 31);
@@ -443,28 +662,16 @@ impl State {
             }
         }
         // Objects no place refers to any more (kept for their pending effects) come last.
-        for id in self.live_objs() {
-            if obj_map[id.0 as usize].is_none() {
-                order.push(id);
+        for (i, o) in self.objs.iter().enumerate() {
+            if o.is_some() && obj_map[i] == 0 {
+                order.push(ObjId(i as u32));
             }
         }
-        for id in order {
+        for &id in order.iter() {
             let o = self.obj(id);
-            // The flags packed into words: one hasher step each instead of one per field.
-            let flags = o.origin as u64
-                | (o.null as u64) << 8
-                | u64::from(o.released.is_some()) << 16
-                | u64::from(o.escaped) << 17
-                | u64::from(o.consumed.is_some()) << 18
-                | u64::from(o.invalidated.is_some()) << 19
-                | u64::from(o.stored_unowned.is_some()) << 20;
-            h.write_u64(flags);
-            h.write_u64(u64::from(o.origin_span.start) << 32 | u64::from(o.origin_span.end));
-            h.write_u64(u64::from(o.owned) << 32 | u64::from(o.held_by_memory));
-            o.unpaid_steal.as_ref().map(|u| u.2).hash(&mut h);
-            o.stolen.as_ref().map(|s| s.0).hash(&mut h);
+            h.write_u64(o.key_part());
             o.exists_if
-                .map(|(s, set)| (canon_st(s, &mut st_map), set))
+                .map(|(s, set)| (canon_st(s, st_map), set))
                 .hash(&mut h);
             o.exc_link
                 .filter(|l| l.epoch == self.exc_epoch)
@@ -472,12 +679,14 @@ impl State {
                 .hash(&mut h);
             o.pending_steal
                 .as_ref()
-                .map(|p| (canon_st(p.status, &mut st_map), p.on_failure))
+                .map(|p| (canon_st(p.status, st_map), p.on_failure))
                 .hash(&mut h);
         }
         for (i, s) in self.statuses.iter().enumerate() {
-            if let (Some(s), Some(c)) = (s, st_map[i]) {
-                (c, s.classes).hash(&mut h);
+            if let Some(s) = s
+                && st_map[i] != 0
+            {
+                (st_map[i], s.classes).hash(&mut h);
                 s.exc
                     .filter(|l| l.epoch == self.exc_epoch)
                     .map(|l| (l.on_failure, l.on_success))
@@ -489,22 +698,28 @@ impl State {
             h.write_usize(0);
             return h.finish();
         }
-        let mut facts: Vec<(u32, u32, bool)> = self
-            .eq_facts
-            .iter()
-            .filter_map(|&(a, b, eq)| {
-                let ca = (*obj_map.get(a.0 as usize)?)?;
-                let cb = (*obj_map.get(b.0 as usize)?)?;
-                Some((ca.min(cb), ca.max(cb), eq))
-            })
-            .collect();
+        facts.clear();
+        facts.extend(self.eq_facts.iter().filter_map(|&(a, b, eq)| {
+            let ca = *obj_map.get(a.0 as usize)?;
+            let cb = *obj_map.get(b.0 as usize)?;
+            (ca != 0 && cb != 0).then_some((ca.min(cb), ca.max(cb), eq))
+        }));
         facts.sort_unstable();
         facts.hash(&mut h);
         h.finish()
     }
 }
 
-/// The hasher of [`State::key`]: the keys only deduplicate paths inside one function, so
+/// Work space of [`State::key_with`], kept between calls.
+#[derive(Default)]
+pub struct KeyScratch {
+    obj_map: Vec<u32>,
+    st_map: Vec<u32>,
+    order: Vec<ObjId>,
+    facts: Vec<(u32, u32, bool)>,
+}
+
+/// The hasher of [`State::key_with`]: the keys only deduplicate paths inside one function, so
 /// they need speed, not resistance to chosen inputs (SipHash was most of the engine's time
 /// on generated code). The multiply-rotate scheme of rustc's FxHasher, with a final mix.
 #[derive(Default)]

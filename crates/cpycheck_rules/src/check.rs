@@ -346,6 +346,7 @@ fn check_file_inner(
         model: &model,
         bodies: &bodies,
         python_version: settings.python_version,
+        member_bodies: Default::default(),
     };
     let mut file_diagnostics = Vec::new();
     for rule in ENTRIES {

@@ -381,6 +381,43 @@ pub(crate) fn return_avoiding(
     None
 }
 
+/// For each member name, the bodies (by index, in order) with a statement that names
+/// `… ->member` as [`owned_members`] looks at it: an assignment's target or copied source, or
+/// the argument of `Py_INCREF`/`Py_DECREF`.
+fn member_bodies(bodies: &[cpycheck_ir::Body]) -> HashMap<String, Vec<usize>> {
+    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let mut add = |p: &Place| {
+            if let Place::Field(_, m) = p {
+                let v = out.entry(m.clone()).or_default();
+                if v.last() != Some(&i) {
+                    v.push(i);
+                }
+            }
+        };
+        for s in body.blocks.iter().flat_map(|b| &b.stmts) {
+            match &s.kind {
+                StatementKind::Assign { dest, value } => {
+                    add(dest);
+                    if let Rvalue::Use(Operand::Copy(p)) = value {
+                        add(p);
+                    }
+                }
+                StatementKind::DecRef {
+                    arg: Operand::Copy(p),
+                    ..
+                }
+                | StatementKind::IncRef {
+                    arg: Operand::Copy(p),
+                    ..
+                } => add(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 /// Members of `t` the file treats as owned references anywhere: released (`Py_DECREF`,
 /// `Py_CLEAR`, `Py_SETREF` of `obj->m`), increfed in place, or assigned a reference the same
 /// function increfed or got new from an API call. A member only ever stored borrowed (a
@@ -403,7 +440,19 @@ pub(crate) fn owned_members(cx: &FileContext<'_>, t: &TypeInfo<'_>) -> BTreeSet<
             <= 1
     };
     let mut out = BTreeSet::new();
-    for body in cx.bodies {
+    // Only the bodies that name one of the type's object members in a place looked at below:
+    // in the others no statement matches.
+    let index = cx.member_bodies.get_or_init(|| member_bodies(cx.bodies));
+    let mut candidates: Vec<usize> = t
+        .object_members
+        .iter()
+        .filter_map(|m| index.get(&m.name))
+        .flatten()
+        .copied()
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    for body in candidates.into_iter().map(|i| &cx.bodies[i]) {
         // The local is an instance of this type (by its declared type, or as `PyObject *`
         // when the member name belongs to no other object struct of the file).
         let instance_local = |id: LocalId, m: &str| {
