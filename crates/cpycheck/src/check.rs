@@ -2,14 +2,13 @@
 //! the rule selection, apply suppression comments.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cpycheck_config::{Resolved, suppression};
 use cpycheck_diagnostics::{Diagnostic, FileReport};
 use cpycheck_rules::{ExternalSummaries, FileExports, Settings};
 use ignore::WalkBuilder;
-use rayon::prelude::*;
 
 use crate::headers::HeaderCache;
 use crate::isolation;
@@ -80,38 +79,35 @@ pub fn check_paths(
     let panic_on = std::env::var(TEST_PANIC_ENV).ok().filter(|s| !s.is_empty());
     let settings = &resolved.settings;
     let timings = std::env::var_os(TIMINGS_ENV).is_some_and(|v| v == "1");
+    let order = largest_first_order(&inputs);
     let analyse_all = || {
         let none = ExternalSummaries::default();
         let kept = AtomicUsize::new(0);
-        let first: Vec<(FileReport, FileExports)> = inputs
-            .par_iter()
-            .map(|input| {
-                let start = std::time::Instant::now();
-                let (mut report, mut exports) =
-                    analyse(input, settings, &none, cache, panic_on.as_deref());
-                let size = exports.kept_bytes();
-                if kept.fetch_add(size, Ordering::Relaxed) + size > KEEP_FOR_SECOND_PASS {
-                    kept.fetch_sub(size, Ordering::Relaxed);
-                    exports.forget_bodies();
-                }
-                if timings {
-                    report.elapsed = Some(start.elapsed());
-                }
-                progress.inc();
-                (report, exports)
-            })
-            .collect();
+        let first: Vec<(FileReport, FileExports)> = largest_first(&inputs, &order, |_, input| {
+            let start = std::time::Instant::now();
+            let (mut report, mut exports) =
+                analyse(input, settings, &none, cache, panic_on.as_deref());
+            let size = exports.kept_bytes();
+            if kept.fetch_add(size, Ordering::Relaxed) + size > KEEP_FOR_SECOND_PASS {
+                kept.fetch_sub(size, Ordering::Relaxed);
+                exports.forget_bodies();
+            }
+            if timings {
+                report.elapsed = Some(start.elapsed());
+            }
+            progress.inc();
+            (report, exports)
+        });
         // The files that call functions defined in other files learn their contracts and
         // are analysed once more (one round: summaries do not chain across files), from
         // what the first analysis kept: only the functions those contracts can change.
         let external = ExternalSummaries::from_exports(first.iter().map(|(_, e)| e));
-        inputs
-            .par_iter()
-            .zip(first)
-            .map(|(input, (report, exports))| {
-                let mut report = if report.error.is_none()
-                    && external.knows_any(&exports.unresolved_calls)
-                {
+        let first: Vec<Mutex<Option<(FileReport, FileExports)>>> =
+            first.into_iter().map(|r| Mutex::new(Some(r))).collect();
+        largest_first(&inputs, &order, |i, input| {
+            let (report, exports) = lock(&first[i]).take().expect("each file is taken once");
+            let mut report =
+                if report.error.is_none() && external.knows_any(&exports.unresolved_calls) {
                     let start = std::time::Instant::now();
                     let elapsed = report.elapsed;
                     let mut again = reanalyse(input, report, exports, settings, &external, cache);
@@ -120,10 +116,9 @@ pub fn check_paths(
                 } else {
                     report
                 };
-                let suppressed = filter_and_suppress(&mut report, resolved);
-                (report, suppressed)
-            })
-            .collect::<Vec<_>>()
+            let suppressed = filter_and_suppress(&mut report, resolved);
+            (report, suppressed)
+        })
     };
     let results = match rayon::ThreadPoolBuilder::new()
         .stack_size(STACK_SIZE)
@@ -141,6 +136,80 @@ pub fn check_paths(
         reports,
         suppressed,
     }
+}
+
+/// The indices of `inputs`, largest file first (ties and unreadable files in input order).
+fn largest_first_order(inputs: &[Input]) -> Vec<usize> {
+    let size = |input: &Input| match input {
+        Input::File { path, .. } => std::fs::metadata(path).map_or(0, |m| m.len()),
+        Input::Error { .. } => 0,
+    };
+    let sizes: Vec<u64> = inputs.iter().map(size).collect();
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    order
+}
+
+/// `f` of every item (with its index), in parallel, results in the order of `items`; the items are *started*
+/// in `order` (largest files first), so that the run does not end on a large file while
+/// the other threads have nothing left to do.
+///
+/// A file's own work is parallel too (parse pieces, lowering, the engine's functions), and
+/// a thread waiting for that work takes any queued job, so items are not handed out as a
+/// split range (whose last part one thread would run alone) but pulled one at a time from a
+/// shared position by tasks that each start one item and then queue their successor: a few
+/// more tasks than threads, so that a waiting thread can start the next file, but never a
+/// chain of files inside one file's wait.
+fn largest_first<T: Sync, R: Send>(
+    items: &[T],
+    order: &[usize],
+    f: impl Fn(usize, &T) -> R + Sync,
+) -> Vec<R> {
+    struct Queue<'q, T, R, F> {
+        items: &'q [T],
+        order: &'q [usize],
+        next: AtomicUsize,
+        results: Vec<Mutex<Option<R>>>,
+        f: F,
+    }
+    impl<'q, T: Sync, R: Send, F: Fn(usize, &T) -> R + Sync> Queue<'q, T, R, F> {
+        fn task<'s>(&'s self, scope: &rayon::Scope<'s>) {
+            let Some(&i) = self.order.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+                return;
+            };
+            let result = (self.f)(i, &self.items[i]);
+            *lock(&self.results[i]) = Some(result);
+            scope.spawn(move |scope| self.task(scope));
+        }
+    }
+    let queue = Queue {
+        items,
+        order,
+        next: AtomicUsize::new(0),
+        results: items.iter().map(|_| Mutex::new(None)).collect(),
+        f,
+    };
+    let tasks = 2 * rayon::current_num_threads();
+    rayon::scope(|scope| {
+        for _ in 0..tasks {
+            let queue = &queue;
+            scope.spawn(move |scope| queue.task(scope));
+        }
+    });
+    queue
+        .results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .expect("every item is done")
+        })
+        .collect()
+}
+
+/// The value behind `m` (a panic while it was held is already a file's error).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Keeps the diagnostics the rule selection and `per-file-ignores` allow, then applies the

@@ -111,10 +111,35 @@ pub struct Contract {
 /// Looks up the contract of a C-API function or function-like macro by name. Calls through a
 /// type slot are looked up as `"->tp_free"`, `"->tp_alloc"`, ...
 pub fn lookup(name: &str) -> Option<&'static Contract> {
-    generated::CONTRACTS
-        .binary_search_by(|c| c.name.cmp(name))
-        .ok()
-        .map(|i| &generated::CONTRACTS[i])
+    BY_NAME.get(name).copied()
+}
+
+/// The table by name (the analysis looks a name up at every call it meets).
+static BY_NAME: std::sync::LazyLock<
+    std::collections::HashMap<&'static str, &'static Contract, NameHash>,
+> = std::sync::LazyLock::new(|| generated::CONTRACTS.iter().map(|c| (c.name, c)).collect());
+
+/// FNV-1a: C identifiers are short, and the table is fixed (no untrusted keys).
+type NameHash = std::hash::BuildHasherDefault<Fnv>;
+
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// All known contracts, sorted by name.

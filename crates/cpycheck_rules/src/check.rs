@@ -232,6 +232,9 @@ pub fn recheck_file(
 
 /// The engine's findings as diagnostics, callees first.
 fn engine_diagnostics(source: &str, bodies: &[Body], run: &EngineRun) -> Vec<Diagnostic> {
+    if run.outcomes.iter().all(|o| o.findings.is_empty()) {
+        return Vec::new();
+    }
     let index = LineIndex::new(source);
     let mut out = Vec::new();
     for &i in &run.order {
@@ -322,7 +325,19 @@ fn check_file_inner(
         bodies.push(body);
     }
     let input = EngineInput::new(&report.source, &model, &bodies, settings);
-    let run = run_engine(&bodies, &input, settings, external, None);
+    let fcx = FileContext {
+        path,
+        source: &report.source,
+        model: &model,
+        bodies: &bodies,
+        python_version: settings.python_version,
+    };
+    // The file rules read the model and the lowered functions, not the engine's results:
+    // they run while the engine does, on the threads its dependencies leave idle.
+    let (run, file_diagnostics) = rayon::join(
+        || run_engine(&bodies, &input, settings, external, None),
+        || file_rules(&fcx),
+    );
     for f in &model.functions {
         // Only contracts that tell a caller something: the others would make callers be
         // analysed again for nothing.
@@ -340,24 +355,6 @@ fn check_file_inner(
         report.error.clone_from(&input.contract_error);
     }
     report.diagnostics = engine_diagnostics(&report.source, &bodies, &run);
-    let fcx = FileContext {
-        path,
-        source: &report.source,
-        model: &model,
-        bodies: &bodies,
-        python_version: settings.python_version,
-        member_bodies: Default::default(),
-    };
-    let mut file_diagnostics = Vec::new();
-    for rule in ENTRIES {
-        if let Check::File(check) = rule.check {
-            file_diagnostics.extend(
-                check(&fcx)
-                    .into_iter()
-                    .map(|f| file_diagnostic(&rule.meta, f)),
-            );
-        }
-    }
     if !exports.unresolved_calls.is_empty() {
         let may_change = may_read_other_files(&bodies, &run.order, &input, settings);
         let bodies = bodies
@@ -376,6 +373,21 @@ fn check_file_inner(
     report.diagnostics.extend(file_diagnostics);
     report.sort();
     report
+}
+
+/// The findings of the file rules, in rule order (the rules run in parallel).
+fn file_rules(fcx: &FileContext<'_>) -> Vec<Diagnostic> {
+    let found: Vec<Vec<Diagnostic>> = ENTRIES
+        .par_iter()
+        .map(|rule| match rule.check {
+            Check::File(check) => check(fcx)
+                .into_iter()
+                .map(|f| file_diagnostic(&rule.meta, f))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    found.into_iter().flatten().collect()
 }
 
 /// Analyses a Cython module (`.pyx`) together with its companion `.pxd` (the declarations
@@ -897,7 +909,12 @@ fn front_end(
         python_version: settings.python_version,
     };
     let prepared = cpycheck_source::prepare_with(bytes, &opts, includes)?;
-    let model = cpycheck_syntax::parse(&prepared.text);
+    // Which header macros the file can reach needs only the prepared text: found while the
+    // text is parsed.
+    let (model, used) = rayon::join(
+        || cpycheck_syntax::parse(&prepared.text),
+        || used_header_macros(&prepared),
+    );
     // The file's enum constants expand to their values, as a `#define` of the same name
     // would (a real `#define` of that name wins). Headers bring thousands of defines and
     // a file few enum constants: look the defines up among the constants.
@@ -922,7 +939,6 @@ fn front_end(
         .filter(|(name, _)| !defined.contains(name.as_str()))
         .map(|(name, v)| (name.as_str(), v.to_string()))
         .collect();
-    let used = used_header_macros(&prepared);
     let macros = LocalMacros::new(
         prepared
             .defines

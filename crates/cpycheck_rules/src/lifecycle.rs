@@ -381,48 +381,122 @@ pub(crate) fn return_avoiding(
     None
 }
 
-/// For each member name, the bodies (by index, in order) with a statement that names
-/// `… ->member` as [`owned_members`] looks at it: an assignment's target or copied source, or
-/// the argument of `Py_INCREF`/`Py_DECREF`.
-fn member_bodies(bodies: &[cpycheck_ir::Body]) -> HashMap<String, Vec<usize>> {
-    let mut out: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, body) in bodies.iter().enumerate() {
-        let mut add = |p: &Place| {
-            if let Place::Field(_, m) = p {
-                let v = out.entry(m.clone()).or_default();
-                if v.last() != Some(&i) {
-                    v.push(i);
-                }
-            }
-        };
-        for s in body.blocks.iter().flat_map(|b| &b.stmts) {
-            match &s.kind {
-                StatementKind::Assign { dest, value } => {
-                    add(dest);
-                    if let Rvalue::Use(Operand::Copy(p)) = value {
-                        add(p);
-                    }
-                }
-                StatementKind::DecRef {
-                    arg: Operand::Copy(p),
-                    ..
-                }
-                | StatementKind::IncRef {
-                    arg: Operand::Copy(p),
-                    ..
-                } => add(p),
-                _ => {}
+/// What the file's functions do with members of objects, in statement order: the
+/// statements [`owned_members`] reads, gathered once per file (a file may define hundreds
+/// of types; each would otherwise walk every statement of every function).
+pub(crate) struct MemberUses<'b> {
+    /// Per function, its uses in statement order.
+    bodies: Vec<Vec<MemberUse<'b>>>,
+    /// For each member name, how many object structs of the file declare it.
+    structs_with: HashMap<&'b str, usize>,
+}
+
+/// A member place `root->...->member` whose root is a local of declared type `root_ty`
+/// (`struct ` and spaces trimmed).
+#[derive(Clone, Copy)]
+struct MemberPlace<'b> {
+    member: &'b str,
+    root_ty: &'b str,
+}
+
+enum MemberUse<'b> {
+    /// `local = member`.
+    Copy(LocalId, MemberPlace<'b>),
+    /// `local = name(...)`.
+    Call(LocalId, &'b str),
+    /// `member = local`.
+    Store(MemberPlace<'b>, LocalId),
+    /// `Py_INCREF(local)` (`incref`) or `Py_DECREF(local)`.
+    RefLocal(LocalId, bool),
+    /// `Py_INCREF(member)` or `Py_DECREF(member)`.
+    RefMember(MemberPlace<'b>),
+}
+
+impl<'b> MemberUses<'b> {
+    pub(crate) fn new(model: &'b FileModel, bodies: &'b [Body]) -> MemberUses<'b> {
+        let mut structs_with: HashMap<&str, usize> = HashMap::new();
+        for s in &model.object_structs {
+            let mut names: Vec<&str> = s.members.iter().map(|m| m.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                *structs_with.entry(name).or_default() += 1;
             }
         }
+        let bodies = bodies
+            .iter()
+            .map(|body| {
+                let member_place = |p: &'b Place| -> Option<MemberPlace<'b>> {
+                    let Place::Field(base, member) = p else {
+                        return None;
+                    };
+                    let root = root_local(base)?;
+                    let root_ty = body
+                        .local(root)
+                        .ty
+                        .base
+                        .trim_start_matches("struct ")
+                        .trim();
+                    Some(MemberPlace { member, root_ty })
+                };
+                let mut uses = Vec::new();
+                for s in body.blocks.iter().flat_map(|b| &b.stmts) {
+                    match &s.kind {
+                        StatementKind::Assign { dest, value } => match (dest, value) {
+                            (Place::Local(d), Rvalue::Use(Operand::Copy(p))) => {
+                                if let Some(m) = member_place(p) {
+                                    uses.push(MemberUse::Copy(*d, m));
+                                }
+                            }
+                            (Place::Local(d), Rvalue::Call(c)) => {
+                                if let Callee::Named(n) = &c.callee {
+                                    uses.push(MemberUse::Call(*d, n));
+                                }
+                            }
+                            (p, Rvalue::Use(Operand::Copy(Place::Local(v)))) => {
+                                if let Some(m) = member_place(p) {
+                                    uses.push(MemberUse::Store(m, *v));
+                                }
+                            }
+                            _ => {}
+                        },
+                        StatementKind::DecRef { arg, .. } | StatementKind::IncRef { arg, .. } => {
+                            match arg {
+                                Operand::Copy(Place::Local(id)) => uses.push(MemberUse::RefLocal(
+                                    *id,
+                                    matches!(s.kind, StatementKind::IncRef { .. }),
+                                )),
+                                Operand::Copy(p) => {
+                                    if let Some(m) = member_place(p) {
+                                        uses.push(MemberUse::RefMember(m));
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                uses
+            })
+            .collect();
+        MemberUses {
+            bodies,
+            structs_with,
+        }
     }
-    out
 }
 
 /// Members of `t` the file treats as owned references anywhere: released (`Py_DECREF`,
 /// `Py_CLEAR`, `Py_SETREF` of `obj->m`), increfed in place, or assigned a reference the same
 /// function increfed or got new from an API call. A member only ever stored borrowed (a
 /// back-pointer, a weak-reference list) is not owned, and no rule asks for its release.
-pub(crate) fn owned_members(cx: &FileContext<'_>, t: &TypeInfo<'_>) -> BTreeSet<String> {
+/// `uses` are the file's, from [`MemberUses::new`].
+pub(crate) fn owned_members(
+    cx: &FileContext<'_>,
+    uses: &MemberUses<'_>,
+    t: &TypeInfo<'_>,
+) -> BTreeSet<String> {
     let model = cx.model;
     let Some(instance) = t.ty.instance.as_deref() else {
         return BTreeSet::new();
@@ -431,89 +505,48 @@ pub(crate) fn owned_members(cx: &FileContext<'_>, t: &TypeInfo<'_>) -> BTreeSet<
         .object_struct(instance)
         .map(|s| s.names.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    let unique = |m: &str| {
-        model
-            .object_structs
-            .iter()
-            .filter(|s| s.members.iter().any(|x| x.name == m))
-            .count()
-            <= 1
+    let unique = |m: &str| uses.structs_with.get(m).copied().unwrap_or(0) <= 1;
+    // The place is a member of an instance of this type (its root local has the type's
+    // struct as declared type, or is a `PyObject *` when the member name belongs to no other
+    // object struct of the file).
+    let member_of = |p: &MemberPlace<'_>| {
+        t.is_object_member(p.member)
+            && (names.contains(&p.root_ty) || (p.root_ty == "PyObject" && unique(p.member)))
     };
     let mut out = BTreeSet::new();
-    // Only the bodies that name one of the type's object members in a place looked at below:
-    // in the others no statement matches.
-    let index = cx.member_bodies.get_or_init(|| member_bodies(cx.bodies));
-    let mut candidates: Vec<usize> = t
-        .object_members
-        .iter()
-        .filter_map(|m| index.get(&m.name))
-        .flatten()
-        .copied()
-        .collect();
-    candidates.sort_unstable();
-    candidates.dedup();
-    for body in candidates.into_iter().map(|i| &cx.bodies[i]) {
-        // The local is an instance of this type (by its declared type, or as `PyObject *`
-        // when the member name belongs to no other object struct of the file).
-        let instance_local = |id: LocalId, m: &str| {
-            let base = body.local(id).ty.base.trim_start_matches("struct ").trim();
-            names.contains(&base) || (base == "PyObject" && unique(m))
-        };
-        let member_place = |p: &Place| -> Option<String> {
-            let Place::Field(base, m) = p else {
-                return None;
-            };
-            if !t.is_object_member(m) {
-                return None;
-            }
-            let root = root_local(base)?;
-            instance_local(root, m).then(|| m.clone())
-        };
-        let mut copies: HashMap<LocalId, String> = HashMap::new();
+    for body in &uses.bodies {
+        let mut copies: HashMap<LocalId, &str> = HashMap::new();
         let mut increfed: HashSet<LocalId> = HashSet::new();
         // Locals assigned a call's result; whether the call returns a new reference is looked
         // up only for the locals stored into a member (most bodies store none).
         let mut call_results: Vec<(LocalId, &str)> = Vec::new();
-        let mut stored: Vec<(LocalId, String)> = Vec::new();
-        for s in body.blocks.iter().flat_map(|b| &b.stmts) {
-            match &s.kind {
-                StatementKind::Assign { dest, value } => match (dest, value) {
-                    (Place::Local(d), Rvalue::Use(Operand::Copy(p))) => {
-                        if let Some(m) = member_place(p) {
-                            copies.insert(*d, m);
-                        }
-                    }
-                    (Place::Local(d), Rvalue::Call(c)) => {
-                        if let Callee::Named(n) = &c.callee {
-                            call_results.push((*d, n));
-                        }
-                    }
-                    (p, Rvalue::Use(Operand::Copy(Place::Local(v)))) => {
-                        if let Some(m) = member_place(p) {
-                            stored.push((*v, m));
-                        }
-                    }
-                    _ => {}
-                },
-                StatementKind::DecRef { arg, .. } | StatementKind::IncRef { arg, .. } => {
-                    match arg {
-                        Operand::Copy(Place::Local(id)) => {
-                            if let Some(m) = copies.get(id) {
-                                out.insert(m.clone());
-                            }
-                            if matches!(s.kind, StatementKind::IncRef { .. }) {
-                                increfed.insert(*id);
-                            }
-                        }
-                        Operand::Copy(p) => {
-                            if let Some(m) = member_place(p) {
-                                out.insert(m);
-                            }
-                        }
-                        _ => {}
+        let mut stored: Vec<(LocalId, &str)> = Vec::new();
+        for u in body {
+            match u {
+                MemberUse::Copy(d, p) => {
+                    if member_of(p) {
+                        copies.insert(*d, p.member);
                     }
                 }
-                _ => {}
+                MemberUse::Call(d, n) => call_results.push((*d, n)),
+                MemberUse::Store(p, v) => {
+                    if member_of(p) {
+                        stored.push((*v, p.member));
+                    }
+                }
+                MemberUse::RefLocal(id, incref) => {
+                    if let Some(m) = copies.get(id) {
+                        out.insert(m.to_string());
+                    }
+                    if *incref {
+                        increfed.insert(*id);
+                    }
+                }
+                MemberUse::RefMember(p) => {
+                    if member_of(p) {
+                        out.insert(p.member.to_string());
+                    }
+                }
             }
         }
         let new_ref = |v: LocalId| {
@@ -526,7 +559,7 @@ pub(crate) fn owned_members(cx: &FileContext<'_>, t: &TypeInfo<'_>) -> BTreeSet<
         };
         for (v, m) in stored {
             if increfed.contains(&v) || new_ref(v) {
-                out.insert(m);
+                out.insert(m.to_string());
             }
         }
     }

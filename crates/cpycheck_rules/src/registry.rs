@@ -132,9 +132,6 @@ pub struct FileContext<'a> {
     /// Every function without parse error regions, lowered to the IR.
     pub bodies: &'a [cpycheck_ir::Body],
     pub python_version: (u8, u8),
-    /// For each member name, the bodies (by index, in order) whose statements name a place
-    /// `… ->member` where the lifecycle rules look: built when first needed.
-    pub member_bodies: std::sync::OnceLock<std::collections::HashMap<String, Vec<usize>>>,
 }
 
 /// One finding of a file rule.

@@ -934,11 +934,19 @@ fn rewrite_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
         } else {
             None
         };
-        let owned = name.to_string();
         if BLANK_WORDS.contains(&name) {
-            edits.push((s, e, String::new(), RewriteKind::Blanked { name: owned }));
+            edits.push((
+                s,
+                e,
+                String::new(),
+                RewriteKind::Blanked {
+                    name: name.to_string(),
+                },
+            ));
         } else if let (true, Some(k)) = (UNWRAP_CALLS.contains(&name), close) {
-            let kind = RewriteKind::Unwrapped { name: owned };
+            let kind = RewriteKind::Unwrapped {
+                name: name.to_string(),
+            };
             edits.push((s, toks[i].end as usize, String::new(), kind.clone()));
             let c = toks[k];
             edits.push((c.start as usize, c.end as usize, String::new(), kind));
@@ -949,7 +957,7 @@ fn rewrite_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
                 toks[i].end as usize,
                 "static".to_string(),
                 RewriteKind::Replaced {
-                    name: owned,
+                    name: name.to_string(),
                     with: "static".to_string(),
                 },
             ));
@@ -968,7 +976,9 @@ fn rewrite_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
                 s,
                 toks[k].end as usize,
                 String::new(),
-                RewriteKind::Blanked { name: owned },
+                RewriteKind::Blanked {
+                    name: name.to_string(),
+                },
             ));
             i = k + 1;
         } else if let Some(class) = classes.get(name) {
@@ -982,12 +992,21 @@ fn rewrite_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
                         s,
                         toks[k].end as usize,
                         String::new(),
-                        RewriteKind::Blanked { name: owned },
+                        RewriteKind::Blanked {
+                            name: name.to_string(),
+                        },
                     ));
                     i = k + 1;
                 }
                 (MacroClass::Blank, false, _) => {
-                    edits.push((s, e, String::new(), RewriteKind::Blanked { name: owned }));
+                    edits.push((
+                        s,
+                        e,
+                        String::new(),
+                        RewriteKind::Blanked {
+                            name: name.to_string(),
+                        },
+                    ));
                 }
                 (MacroClass::Replace(with), false, _) => {
                     edits.push((
@@ -995,7 +1014,7 @@ fn rewrite_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
                         e,
                         with.clone(),
                         RewriteKind::Replaced {
-                            name: owned,
+                            name: name.to_string(),
                             with: with.clone(),
                         },
                     ));
@@ -1013,7 +1032,14 @@ fn rewrite_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
                 "{}"
             };
             let with = format!("{list}{},", " ".repeat(end - s - list.len() - 1));
-            edits.push((s, end, with, RewriteKind::HeadInit { name: owned }));
+            edits.push((
+                s,
+                end,
+                with,
+                RewriteKind::HeadInit {
+                    name: name.to_string(),
+                },
+            ));
             i = k + 1;
         } else if (name == "PyObject_HEAD" || name == "PyObject_VAR_HEAD") && !next_is_paren {
             let after_semicolon = toks.get(i).is_some_and(|n| punct(n, b';'));
@@ -1030,7 +1056,14 @@ fn rewrite_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
                     format!("{ty} _ob;")
                 };
                 if with.len() <= e - s {
-                    edits.push((s, e, with, RewriteKind::ObjectHead { name: owned }));
+                    edits.push((
+                        s,
+                        e,
+                        with,
+                        RewriteKind::ObjectHead {
+                            name: name.to_string(),
+                        },
+                    ));
                 }
             }
         }

@@ -6,6 +6,8 @@
 
 use tree_sitter::Node;
 
+use crate::fields::{F, FieldExt};
+
 use crate::model::*;
 
 /// Keywords that start a statement: never the name of a function.
@@ -64,11 +66,11 @@ impl<'a> Converter<'a> {
             span: span_of(node),
             reason: reason.to_string(),
         };
-        let Some(declarator) = node.child_by_field_name("declarator") else {
+        let Some(declarator) = node.child_field(F::Declarator) else {
             return Err(skip(None, "function definition without a declarator"));
         };
         let base = node
-            .child_by_field_name("type")
+            .child_field(F::Type)
             .map(|t| self.type_base(t))
             .unwrap_or_default();
 
@@ -88,10 +90,7 @@ impl<'a> Converter<'a> {
                 "parenthesized_declarator" | "attributed_declarator" => {}
                 _ => break,
             }
-            match cur
-                .child_by_field_name("declarator")
-                .or_else(|| first_named(cur))
-            {
+            match cur.child_field(F::Declarator).or_else(|| first_named(cur)) {
                 Some(next) => cur = next,
                 None => break,
             }
@@ -103,7 +102,7 @@ impl<'a> Converter<'a> {
             // macro's; the function is named after the argument.
             if let Some(name_node) = macro_head_name(node, declarator) {
                 let name = self.text(name_node).to_string();
-                let Some(body_node) = node.child_by_field_name("body") else {
+                let Some(body_node) = node.child_field(F::Body) else {
                     return Err(skip(Some(name), "function definition without a body"));
                 };
                 return Ok(self.finish_function(
@@ -121,7 +120,7 @@ impl<'a> Converter<'a> {
         let mut returns_function_pointer = false;
         let mut name_node = None;
         for _ in 0..8 {
-            let Some(d) = func_decl.child_by_field_name("declarator") else {
+            let Some(d) = func_decl.child_field(F::Declarator) else {
                 break;
             };
             match d.kind() {
@@ -160,17 +159,15 @@ impl<'a> Converter<'a> {
             ));
         }
         let params = func_decl
-            .child_by_field_name("parameters")
+            .child_field(F::Parameters)
             .map(|p| self.params(p))
             .unwrap_or_default();
-        let variadic = func_decl
-            .child_by_field_name("parameters")
-            .is_some_and(|p| {
-                let mut c = p.walk();
-                p.children(&mut c)
-                    .any(|n| n.kind() == "variadic_parameter" || n.kind() == "...")
-            });
-        let Some(body_node) = node.child_by_field_name("body") else {
+        let variadic = func_decl.child_field(F::Parameters).is_some_and(|p| {
+            let mut c = p.walk();
+            p.children(&mut c)
+                .any(|n| n.kind() == "variadic_parameter" || n.kind() == "...")
+        });
+        let Some(body_node) = node.child_field(F::Body) else {
             return Err(skip(Some(name), "function definition without a body"));
         };
         let return_type = if returns_function_pointer {
@@ -234,10 +231,10 @@ impl<'a> Converter<'a> {
                 continue; // `...`, comments, error nodes
             }
             let base = p
-                .child_by_field_name("type")
+                .child_field(F::Type)
                 .map(|t| self.type_base(t))
                 .unwrap_or_default();
-            let declarator = p.child_by_field_name("declarator");
+            let declarator = p.child_field(F::Declarator);
             let (name, _, pointers, array) = match declarator {
                 Some(d) => self.declarator_info(d),
                 None => (None, None, 0, false),
@@ -267,11 +264,11 @@ impl<'a> Converter<'a> {
     pub(crate) fn type_base(&self, node: Node) -> String {
         match node.kind() {
             "struct_specifier" | "union_specifier" | "enum_specifier" => node
-                .child_by_field_name("name")
+                .child_field(F::Name)
                 .map(|n| self.text(n).to_string())
                 .unwrap_or_else(|| node.kind().trim_end_matches("_specifier").to_string()),
             "macro_type_specifier" => node
-                .child_by_field_name("name")
+                .child_field(F::Name)
                 .map(|n| self.text(n).to_string())
                 .unwrap_or_default(),
             _ => self
@@ -308,10 +305,7 @@ impl<'a> Converter<'a> {
                 | "attributed_declarator" => {}
                 _ => break,
             }
-            match cur
-                .child_by_field_name("declarator")
-                .or_else(|| first_named(cur))
-            {
+            match cur.child_field(F::Declarator).or_else(|| first_named(cur)) {
                 Some(next) => cur = next,
                 None => break,
             }
@@ -321,10 +315,10 @@ impl<'a> Converter<'a> {
 
     pub(crate) fn type_descriptor(&self, node: Node<'a>) -> CType {
         let base = node
-            .child_by_field_name("type")
+            .child_field(F::Type)
             .map(|t| self.type_base(t))
             .unwrap_or_default();
-        let (_, _, pointers, array) = match node.child_by_field_name("declarator") {
+        let (_, _, pointers, array) = match node.child_field(F::Declarator) {
             Some(d) => self.declarator_info(d),
             None => (None, None, 0, false),
         };
@@ -358,8 +352,8 @@ impl<'a> Converter<'a> {
         node.map(|n| self.expr(n))
     }
 
-    fn field_expr(&mut self, node: Node, field: &str) -> Expr {
-        match node.child_by_field_name(field) {
+    fn field_expr(&mut self, node: Node, field: F) -> Expr {
+        match node.child_field(field) {
             Some(n) => self.expr(n),
             None => Expr {
                 kind: ExprKind::Unknown,
@@ -422,7 +416,7 @@ impl<'a> Converter<'a> {
         let mut decls = Vec::new();
         if node.kind() == "declaration" {
             let base = node
-                .child_by_field_name("type")
+                .child_field(F::Type)
                 .filter(|t| !t.has_error())
                 .map(|t| self.type_base(t))
                 .unwrap_or_default();
@@ -432,7 +426,7 @@ impl<'a> Converter<'a> {
                 .collect();
             for d in declarators {
                 let inner = if d.kind() == "init_declarator" {
-                    d.child_by_field_name("declarator")
+                    d.child_field(F::Declarator)
                 } else {
                     Some(d)
                 };
@@ -468,9 +462,9 @@ impl<'a> Converter<'a> {
             },
             "declaration" => StmtKind::Decl(self.declaration(node)),
             "if_statement" => {
-                let cond = self.field_expr(node, "condition");
-                let then = self.boxed_stmt(node.child_by_field_name("consequence"), node);
-                let els = node.child_by_field_name("alternative").map(|e| {
+                let cond = self.field_expr(node, F::Condition);
+                let then = self.boxed_stmt(node.child_field(F::Consequence), node);
+                let els = node.child_field(F::Alternative).map(|e| {
                     let inner = if e.kind() == "else_clause" {
                         first_named(e)
                     } else {
@@ -481,15 +475,15 @@ impl<'a> Converter<'a> {
                 StmtKind::If { cond, then, els }
             }
             "while_statement" => StmtKind::While {
-                cond: self.field_expr(node, "condition"),
-                body: self.boxed_stmt(node.child_by_field_name("body"), node),
+                cond: self.field_expr(node, F::Condition),
+                body: self.boxed_stmt(node.child_field(F::Body), node),
             },
             "do_statement" => StmtKind::DoWhile {
-                body: self.boxed_stmt(node.child_by_field_name("body"), node),
-                cond: self.field_expr(node, "condition"),
+                body: self.boxed_stmt(node.child_field(F::Body), node),
+                cond: self.field_expr(node, F::Condition),
             },
             "for_statement" => {
-                let init = node.child_by_field_name("initializer").map(|i| {
+                let init = node.child_field(F::Initializer).map(|i| {
                     Box::new(if i.kind() == "declaration" {
                         Stmt {
                             kind: StmtKind::Decl(self.declaration(i)),
@@ -502,9 +496,9 @@ impl<'a> Converter<'a> {
                         }
                     })
                 });
-                let cond = self.opt_expr(node.child_by_field_name("condition"));
-                let update = self.opt_expr(node.child_by_field_name("update"));
-                let body = self.boxed_stmt(node.child_by_field_name("body"), node);
+                let cond = self.opt_expr(node.child_field(F::Condition));
+                let update = self.opt_expr(node.child_field(F::Update));
+                let body = self.boxed_stmt(node.child_field(F::Body), node);
                 StmtKind::For {
                     init,
                     cond,
@@ -513,11 +507,11 @@ impl<'a> Converter<'a> {
                 }
             }
             "switch_statement" => StmtKind::Switch {
-                cond: self.field_expr(node, "condition"),
-                body: self.boxed_stmt(node.child_by_field_name("body"), node),
+                cond: self.field_expr(node, F::Condition),
+                body: self.boxed_stmt(node.child_field(F::Body), node),
             },
             "case_statement" => {
-                let value_node = node.child_by_field_name("value");
+                let value_node = node.child_field(F::Value);
                 let value = self.opt_expr(value_node);
                 let body = named_children(node)
                     .into_iter()
@@ -531,12 +525,12 @@ impl<'a> Converter<'a> {
             "return_statement" => {
                 StmtKind::Return(named_children(node).first().map(|e| self.expr(*e)))
             }
-            "goto_statement" => match node.child_by_field_name("label") {
+            "goto_statement" => match node.child_field(F::Label) {
                 Some(l) => StmtKind::Goto(self.text(l).to_string()),
                 None => StmtKind::Unknown,
             },
             "labeled_statement" => {
-                let label_node = node.child_by_field_name("label");
+                let label_node = node.child_field(F::Label);
                 let label = label_node
                     .map(|l| self.text(l).to_string())
                     .unwrap_or_default();
@@ -572,7 +566,7 @@ impl<'a> Converter<'a> {
     /// `PyObject *a = NULL, *b;` → one `Decl` per declarator.
     pub(crate) fn declaration(&mut self, node: Node) -> Vec<Decl> {
         let base = node
-            .child_by_field_name("type")
+            .child_field(F::Type)
             .map(|t| self.type_base(t))
             .unwrap_or_default();
         let is_static = has_storage(node, "static", self.src);
@@ -585,7 +579,7 @@ impl<'a> Converter<'a> {
             let (name, _, pointers, array) = self.declarator_info(d);
             let Some(name) = name else { continue };
             let init = if d.kind() == "init_declarator" {
-                d.child_by_field_name("value").map(|v| self.expr(v))
+                d.child_field(F::Value).map(|v| self.expr(v))
             } else {
                 None
             };
@@ -629,7 +623,7 @@ impl<'a> Converter<'a> {
         Expr { kind, span }
     }
 
-    fn boxed(&mut self, node: Node, field: &str) -> Box<Expr> {
+    fn boxed(&mut self, node: Node, field: F) -> Box<Expr> {
         Box::new(self.field_expr(node, field))
     }
 
@@ -649,8 +643,8 @@ impl<'a> Converter<'a> {
             "char_literal" => ExprKind::Int(char_value(self.text(node)).unwrap_or(0)),
             "string_literal" | "concatenated_string" | "raw_string_literal" => ExprKind::Str,
             "call_expression" => {
-                let callee = self.boxed(node, "function");
-                let args = match node.child_by_field_name("arguments") {
+                let callee = self.boxed(node, F::Function);
+                let args = match node.child_field(F::Arguments) {
                     Some(a) => named_children(a)
                         .into_iter()
                         .map(|c| self.expr(c))
@@ -661,7 +655,7 @@ impl<'a> Converter<'a> {
             }
             "assignment_expression" => {
                 let op = node
-                    .child_by_field_name("operator")
+                    .child_field(F::Operator)
                     .map(|o| self.text(o))
                     .unwrap_or("=");
                 let op = if op == "=" {
@@ -671,25 +665,25 @@ impl<'a> Converter<'a> {
                 };
                 ExprKind::Assign {
                     op,
-                    lhs: self.boxed(node, "left"),
-                    rhs: self.boxed(node, "right"),
+                    lhs: self.boxed(node, F::Left),
+                    rhs: self.boxed(node, F::Right),
                 }
             }
             "binary_expression" => {
                 let op = node
-                    .child_by_field_name("operator")
+                    .child_field(F::Operator)
                     .and_then(|o| binop(self.text(o)));
                 match op {
                     Some(op) => ExprKind::Binary {
                         op,
-                        lhs: self.boxed(node, "left"),
-                        rhs: self.boxed(node, "right"),
+                        lhs: self.boxed(node, F::Left),
+                        rhs: self.boxed(node, F::Right),
                     },
                     None => ExprKind::Unknown,
                 }
             }
             "unary_expression" | "pointer_expression" => {
-                let op = match node.child_by_field_name("operator").map(|o| self.text(o)) {
+                let op = match node.child_field(F::Operator).map(|o| self.text(o)) {
                     Some("!") => UnOp::Not,
                     Some("-") => UnOp::Neg,
                     Some("+") => UnOp::Plus,
@@ -700,12 +694,12 @@ impl<'a> Converter<'a> {
                 };
                 ExprKind::Unary {
                     op,
-                    operand: self.boxed(node, "argument"),
+                    operand: self.boxed(node, F::Argument),
                 }
             }
             "update_expression" => {
-                let op_node = node.child_by_field_name("operator");
-                let arg = node.child_by_field_name("argument");
+                let op_node = node.child_field(F::Operator);
+                let arg = node.child_field(F::Argument);
                 let prefix = match (op_node, arg) {
                     (Some(o), Some(a)) => o.start_byte() < a.start_byte(),
                     _ => return ExprKind::Unknown,
@@ -719,34 +713,34 @@ impl<'a> Converter<'a> {
                 };
                 ExprKind::Unary {
                     op,
-                    operand: self.boxed(node, "argument"),
+                    operand: self.boxed(node, F::Argument),
                 }
             }
             "field_expression" => {
                 let arrow = node
-                    .child_by_field_name("operator")
+                    .child_field(F::Operator)
                     .map(|o| self.text(o) == "->")
                     .unwrap_or(false);
                 let field = node
-                    .child_by_field_name("field")
+                    .child_field(F::Field)
                     .map(|f| self.text(f).to_string())
                     .unwrap_or_default();
                 ExprKind::Member {
-                    base: self.boxed(node, "argument"),
+                    base: self.boxed(node, F::Argument),
                     field,
                     arrow,
                 }
             }
             "subscript_expression" => ExprKind::Index {
-                base: self.boxed(node, "argument"),
-                index: self.boxed(node, "index"),
+                base: self.boxed(node, F::Argument),
+                index: self.boxed(node, F::Index),
             },
             "cast_expression" => {
                 let ty = node
-                    .child_by_field_name("type")
+                    .child_field(F::Type)
                     .map(|t| self.type_descriptor(t))
                     .unwrap_or_default();
-                let expr = self.boxed(node, "value");
+                let expr = self.boxed(node, F::Value);
                 // `((void *)0)` is how NULL is spelled in some code.
                 if ty.base == "void" && ty.pointers == 1 && matches!(expr.kind, ExprKind::Int(0)) {
                     return ExprKind::Null;
@@ -754,15 +748,15 @@ impl<'a> Converter<'a> {
                 ExprKind::Cast { ty, expr }
             }
             "conditional_expression" => {
-                let cond = self.boxed(node, "condition");
-                let then = match node.child_by_field_name("consequence") {
+                let cond = self.boxed(node, F::Condition);
+                let then = match node.child_field(F::Consequence) {
                     Some(c) => Box::new(self.expr(c)),
                     None => cond.clone(), // GNU `a ?: b`
                 };
                 ExprKind::Cond {
                     cond,
                     then,
-                    els: self.boxed(node, "alternative"),
+                    els: self.boxed(node, F::Alternative),
                 }
             }
             "comma_expression" => {
@@ -770,10 +764,10 @@ impl<'a> Converter<'a> {
                 let mut items = Vec::new();
                 let mut cur = node;
                 loop {
-                    if let Some(l) = cur.child_by_field_name("left") {
+                    if let Some(l) = cur.child_field(F::Left) {
                         items.push(self.expr(l));
                     }
-                    match cur.child_by_field_name("right") {
+                    match cur.child_field(F::Right) {
                         Some(r) if r.kind() == "comma_expression" => cur = r,
                         Some(r) => {
                             items.push(self.expr(r));
@@ -786,7 +780,7 @@ impl<'a> Converter<'a> {
             }
             "sizeof_expression" | "alignof_expression" | "offsetof_expression" => ExprKind::SizeOf,
             "initializer_list" => ExprKind::InitList(self.init_items(node)),
-            "compound_literal_expression" => match node.child_by_field_name("value") {
+            "compound_literal_expression" => match node.child_field(F::Value) {
                 Some(v) => ExprKind::InitList(self.init_items(v)),
                 None => ExprKind::InitList(Vec::new()),
             },
@@ -799,7 +793,7 @@ impl<'a> Converter<'a> {
             .into_iter()
             .map(|c| {
                 if c.kind() == "initializer_pair" {
-                    self.field_expr(c, "value")
+                    self.field_expr(c, F::Value)
                 } else {
                     self.expr(c)
                 }
@@ -931,7 +925,7 @@ fn errors_within(node: Node, regions: &[Span]) -> bool {
 /// The argument of a function-defining macro used as a whole function head:
 /// `MACRO(name) {` parses as type identifier `MACRO` with declarator `(name)`.
 fn macro_head_name<'t>(function: Node<'t>, declarator: Node<'t>) -> Option<Node<'t>> {
-    let ty = function.child_by_field_name("type")?;
+    let ty = function.child_field(F::Type)?;
     if ty.kind() != "type_identifier" || declarator.kind() != "parenthesized_declarator" {
         return None;
     }
@@ -944,15 +938,13 @@ fn macro_head_name<'t>(function: Node<'t>, declarator: Node<'t>) -> Option<Node<
 /// `MACRO(name)` read as a function declarator: the name, when the one "parameter" is a
 /// bare identifier (tree-sitter reads it as a type name).
 fn macro_name_argument(declarator: Node) -> Option<Node> {
-    if declarator.child_by_field_name("declarator")?.kind() != "identifier" {
+    if declarator.child_field(F::Declarator)?.kind() != "identifier" {
         return None;
     }
-    let params = declarator.child_by_field_name("parameters")?;
+    let params = declarator.child_field(F::Parameters)?;
     match named_children(params).as_slice() {
-        [p] if p.kind() == "parameter_declaration"
-            && p.child_by_field_name("declarator").is_none() =>
-        {
-            let ty = p.child_by_field_name("type")?;
+        [p] if p.kind() == "parameter_declaration" && p.child_field(F::Declarator).is_none() => {
+            let ty = p.child_field(F::Type)?;
             (ty.kind() == "type_identifier" && named_children(*p).len() == 1).then_some(ty)
         }
         _ => None,
@@ -974,7 +966,7 @@ fn inner_function_declarator(node: Node) -> Option<Result<Node, Node>> {
             _ => return None,
         }
         cur = cur
-            .child_by_field_name("declarator")
+            .child_field(F::Declarator)
             .or_else(|| first_named(cur))?;
     }
     None

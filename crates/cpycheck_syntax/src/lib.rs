@@ -9,6 +9,7 @@
 
 mod convert;
 mod dump;
+mod fields;
 pub mod model;
 mod tables;
 
@@ -16,6 +17,8 @@ use std::collections::HashSet;
 
 use rayon::prelude::*;
 use tree_sitter::{Node, Parser, Tree};
+
+use fields::{F, FieldExt};
 
 pub use convert::{Mentions, char_value, mentions, parse_c_int};
 pub use dump::{dump_model, dump_tree};
@@ -313,10 +316,8 @@ fn walk_piece<'t>(src: &str, tree: &'t Tree) -> Piece<'t> {
                             name.filter(|_| pointers == 0)
                         })
                         .collect();
-                    if let Some(ty) = node.child_by_field_name("type") {
-                        if ty.kind() == "struct_specifier"
-                            && ty.child_by_field_name("body").is_some()
-                        {
+                    if let Some(ty) = node.child_field(F::Type) {
+                        if ty.kind() == "struct_specifier" && ty.child_field(F::Body).is_some() {
                             if let Some(mut info) = struct_info(&conv, ty) {
                                 info.names.extend(names);
                                 p.structs.push(info);
@@ -357,13 +358,13 @@ fn enum_constants(conv: &mut Converter, list: Node, out: &mut Vec<(String, i64)>
         .collect();
     for item in items {
         let Some(name) = item
-            .child_by_field_name("name")
+            .child_field(F::Name)
             .and_then(|n| n.utf8_text(conv.src.as_bytes()).ok())
         else {
             next = None;
             continue;
         };
-        let value = match item.child_by_field_name("value") {
+        let value = match item.child_field(F::Value) {
             None => next,
             Some(v) => const_value(&conv.expr(v), out, 0),
         };

@@ -5,6 +5,8 @@ use std::collections::HashSet;
 
 use tree_sitter::Node;
 
+use crate::fields::{F, FieldExt};
+
 use crate::convert::{Converter, named_children, span_of, text_of};
 use crate::model::*;
 
@@ -207,9 +209,9 @@ fn elements<'a>(list: Node<'a>, src: &str) -> Vec<Elem<'a>> {
         .filter_map(|c| {
             if c.kind() == "initializer_pair" {
                 let designator = c
-                    .child_by_field_name("designator")
+                    .child_field(F::Designator)
                     .map(|d| text_of(d, src).trim_start_matches('.').trim().to_string());
-                let value = c.child_by_field_name("value")?;
+                let value = c.child_field(F::Value)?;
                 Some(Elem { designator, value })
             } else if c.is_error() {
                 None
@@ -263,9 +265,9 @@ const FROM_SPEC: &[(&str, usize)] = &[
 
 /// A `PyType_FromSpec*(..., &spec, ...)` call: the spec variable and the call's span.
 pub(crate) fn spec_call(conv: &Converter, node: Node) -> Option<(String, Span)> {
-    let callee = text_of(node.child_by_field_name("function")?, conv.src).trim();
+    let callee = text_of(node.child_field(F::Function)?, conv.src).trim();
     let index = FROM_SPEC.iter().find(|(n, _)| *n == callee)?.1;
-    let args = named_children(node.child_by_field_name("arguments")?);
+    let args = named_children(node.child_field(F::Arguments)?);
     let arg = text_of(*args.get(index)?, conv.src).trim();
     let spec = arg.strip_prefix('&').unwrap_or(arg).trim();
     (!spec.is_empty() && spec.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
@@ -293,7 +295,7 @@ fn normalise(text: &str) -> String {
 impl<'a> Tables<'a, '_> {
     /// Looks at one declaration with an initialiser and records its registrations.
     pub(crate) fn declaration(&mut self, decl: Node<'a>) {
-        let Some(ty) = decl.child_by_field_name("type") else {
+        let Some(ty) = decl.child_field(F::Type) else {
             return;
         };
         let ty = self.conv.type_base(ty);
@@ -302,7 +304,7 @@ impl<'a> Tables<'a, '_> {
             .children_by_field_name("declarator", &mut cursor)
             .filter(|d| d.kind() == "init_declarator")
             .filter_map(|d| {
-                let value = d.child_by_field_name("value")?;
+                let value = d.child_field(F::Value)?;
                 let (name, name_node, _, _) = self.conv.declarator_info(d);
                 let span = name_node.map_or_else(|| span_of(d), span_of);
                 Some((name, span, value))
@@ -587,9 +589,9 @@ pub(crate) struct StructInfo {
 
 /// Reads a `struct_specifier` with a body.
 pub(crate) fn struct_info(conv: &Converter, node: Node) -> Option<StructInfo> {
-    let body = node.child_by_field_name("body")?;
+    let body = node.child_field(F::Body)?;
     let mut names = Vec::new();
-    if let Some(n) = node.child_by_field_name("name") {
+    if let Some(n) = node.child_field(F::Name) {
         names.push(text_of(n, conv.src).to_string());
     }
     let fields: Vec<Node> = named_children(body)
@@ -597,13 +599,13 @@ pub(crate) fn struct_info(conv: &Converter, node: Node) -> Option<StructInfo> {
         .filter(|c| c.kind() == "field_declaration")
         .collect();
     let first_member = fields.first().and_then(|f| {
-        let ty = conv.type_base(f.child_by_field_name("type")?);
-        let (_, _, pointers, _) = conv.declarator_info(f.child_by_field_name("declarator")?);
+        let ty = conv.type_base(f.child_field(F::Type)?);
+        let (_, _, pointers, _) = conv.declarator_info(f.child_field(F::Declarator)?);
         (pointers == 0).then_some(ty)
     });
     let mut members = Vec::new();
     for f in fields.iter().skip(1) {
-        let Some(ty) = f.child_by_field_name("type") else {
+        let Some(ty) = f.child_field(F::Type) else {
             continue;
         };
         let base = conv.type_base(ty);
@@ -642,7 +644,7 @@ fn has_function_declarator(node: Node) -> bool {
         if n.kind() == "function_declarator" {
             return true;
         }
-        cur = n.child_by_field_name("declarator");
+        cur = n.child_field(F::Declarator);
     }
     false
 }
