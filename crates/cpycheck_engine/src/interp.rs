@@ -1979,16 +1979,7 @@ impl<'a> Interp<'a> {
         live_status.clear();
         live_status.resize(st.statuses.len(), false);
         dead.clear();
-        for v in st.env.values() {
-            match v {
-                Value::Obj(id) => reachable[id.0 as usize] = true,
-                Value::Status(s) => live_status[s.0 as usize] = true,
-                _ => {}
-            }
-        }
-        for id in st.params.iter().flatten() {
-            reachable[id.0 as usize] = true;
-        }
+        mark_roots(st, &mut reachable, &mut live_status);
         dead.extend(
             st.objs
                 .iter()
@@ -2050,16 +2041,7 @@ impl<'a> Interp<'a> {
     fn assert_nothing_to_collect(&self, st: &State) {
         let mut reachable = vec![false; st.objs.len()];
         let mut live_status = vec![false; st.statuses.len()];
-        for v in st.env.values() {
-            match v {
-                Value::Obj(id) => reachable[id.0 as usize] = true,
-                Value::Status(s) => live_status[s.0 as usize] = true,
-                _ => {}
-            }
-        }
-        for id in st.params.iter().flatten() {
-            reachable[id.0 as usize] = true;
-        }
+        mark_roots(st, &mut reachable, &mut live_status);
         for (i, o) in st.objs.iter().enumerate() {
             let Some(o) = o else { continue };
             assert!(reachable[i], "object {i} unreachable but not collected");
@@ -2661,8 +2643,21 @@ fn new_obj(origin: OriginKind, what: &str, span: Span, owned: u32, null: Nullnes
     }
 }
 
-/// A place reached through `a[i]` with an index the IR does not track
-/// (`descs[i].cls`): each iteration of a loop may write another one.
+/// Marks what the function's places and parameters refer to directly: the roots of
+/// [`Interp::collect`].
+fn mark_roots(st: &State, reachable: &mut [bool], live_status: &mut [bool]) {
+    for v in st.env.values() {
+        match v {
+            Value::Obj(id) => reachable[id.0 as usize] = true,
+            Value::Status(s) => live_status[s.0 as usize] = true,
+            _ => {}
+        }
+    }
+    for id in st.params.iter().flatten() {
+        reachable[id.0 as usize] = true;
+    }
+}
+
 /// A global or a field of one (`g`, `self->x`, `s->a.b`): the same memory each time, never
 /// an element reached through an index or a pointer.
 fn one_place(p: &Place) -> bool {
@@ -2673,6 +2668,8 @@ fn one_place(p: &Place) -> bool {
     }
 }
 
+/// A place reached through `a[i]` with an index the IR does not track
+/// (`descs[i].cls`): each iteration of a loop may write another one.
 fn through_index(p: &Place) -> bool {
     match p {
         Place::Deref(_) => true,
