@@ -14,6 +14,7 @@ pub mod model;
 mod tables;
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use tree_sitter::{Node, Parser, Tree};
@@ -50,14 +51,28 @@ const MAX_PIECES: usize = 16;
 /// when the function before it and the item after it parsed without error in their
 /// pieces, so no error recovery ran near it; otherwise the whole text is parsed at once.
 /// The pieces depend on the text only, never on the number of threads.
+#[cfg(test)]
 pub(crate) fn parse_forest(text: &str, piece_bytes: usize) -> Option<Vec<Tree>> {
     let cuts = cut_points(text, piece_bytes);
     if cuts.is_empty() {
         return parse_tree(text).map(|t| vec![t]);
     }
+    let trees: Vec<Option<Tree>> = piece_ranges(text, &cuts)
+        .par_iter()
+        .map(|range| parse_range(text, *range))
+        .collect();
+    let trees: Option<Vec<Tree>> = trees.into_iter().collect();
+    match trees {
+        Some(trees) if clean_cuts(text, &trees.iter().collect::<Vec<_>>(), &cuts) => Some(trees),
+        _ => parse_tree(text).map(|t| vec![t]),
+    }
+}
+
+/// The pieces `cuts` makes of `text`, as ranges with file-absolute positions.
+fn piece_ranges(text: &str, cuts: &[usize]) -> Vec<tree_sitter::Range> {
     let mut bounds = Vec::with_capacity(cuts.len() + 2);
     bounds.push(0);
-    bounds.extend(&cuts);
+    bounds.extend(cuts);
     bounds.push(text.len());
     // Rows of the bounds (every bound but the last starts a line).
     let mut rows = Vec::with_capacity(bounds.len());
@@ -72,7 +87,7 @@ pub(crate) fn parse_forest(text: &str, piece_bytes: usize) -> Option<Vec<Tree>> 
         from = b;
     }
     let last_col = text.len() - text.rfind('\n').map_or(0, |i| i + 1);
-    let ranges: Vec<tree_sitter::Range> = (0..bounds.len() - 1)
+    (0..bounds.len() - 1)
         .map(|i| tree_sitter::Range {
             start_byte: bounds[i],
             end_byte: bounds[i + 1],
@@ -82,21 +97,15 @@ pub(crate) fn parse_forest(text: &str, piece_bytes: usize) -> Option<Vec<Tree>> 
                 if i + 2 == bounds.len() { last_col } else { 0 },
             ),
         })
-        .collect();
-    let trees: Vec<Option<Tree>> = ranges
-        .par_iter()
-        .map(|range| {
-            let mut parser = Parser::new();
-            parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
-            parser.set_included_ranges(&[*range]).ok()?;
-            parser.parse(text, None)
-        })
-        .collect();
-    let trees: Option<Vec<Tree>> = trees.into_iter().collect();
-    match trees {
-        Some(trees) if clean_cuts(text, &trees, &cuts) => Some(trees),
-        _ => parse_tree(text).map(|t| vec![t]),
-    }
+        .collect()
+}
+
+/// The tree of one piece of `text`.
+fn parse_range(text: &str, range: tree_sitter::Range) -> Option<Tree> {
+    let mut parser = Parser::new();
+    parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
+    parser.set_included_ranges(&[range]).ok()?;
+    parser.parse(text, None)
 }
 
 /// Where a large text may be cut: just after a line that is only `}` (a function's end at
@@ -142,7 +151,7 @@ fn cut_points(text: &str, piece_bytes: usize) -> Vec<usize> {
 
 /// Whether, at every cut, the piece before ends with a function definition without error
 /// that ends on the cut line, and the piece after starts with an item without error.
-fn clean_cuts(text: &str, trees: &[Tree], cuts: &[usize]) -> bool {
+fn clean_cuts(text: &str, trees: &[&Tree], cuts: &[usize]) -> bool {
     cuts.iter().enumerate().all(|(i, &cut)| {
         // The cut line's `}`.
         let brace = text[..cut - 1].rfind('\n').map_or(0, |i| i + 1);
@@ -168,21 +177,45 @@ pub fn parse(prepared_text: &str) -> FileModel {
 
 fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
     let mut model = FileModel::default();
-    let Some(trees) = parse_forest(prepared_text, piece_bytes) else {
-        model.skipped_functions.push(SkippedFunction {
-            name: None,
-            span: Span::new(0, prepared_text.len()),
-            reason: "the parser gave no tree".to_string(),
-        });
-        return model;
+    // Each piece is walked on its own, right after it is parsed, on the same thread; the
+    // results are joined in order, so they are those of one walk over the whole tree (when
+    // the cuts are not clean, the walks are dropped and the whole text is parsed and walked
+    // at once). Enum constants may refer to earlier ones, so their lists are read
+    // afterwards, in order.
+    let cuts = cut_points(prepared_text, piece_bytes);
+    let ranges = piece_ranges(prepared_text, &cuts);
+    let trees: Vec<OnceLock<Tree>> = ranges.iter().map(|_| OnceLock::new()).collect();
+    let whole: OnceLock<Tree> = OnceLock::new();
+    let walked: Option<Vec<Piece>> = if cuts.is_empty() {
+        None
+    } else {
+        ranges
+            .par_iter()
+            .zip(&trees)
+            .map(|(range, slot)| {
+                let tree = parse_range(prepared_text, *range)?;
+                Some(walk_piece(prepared_text, slot.get_or_init(|| tree)))
+            })
+            .collect()
     };
-    // Each piece is walked on its own (in parallel); the results are joined in order, so
-    // they are those of one walk over the whole tree. Enum constants may refer to earlier
-    // ones, so their lists are read afterwards, in order.
-    let pieces: Vec<Piece> = trees
-        .par_iter()
-        .map(|tree| walk_piece(prepared_text, tree))
-        .collect();
+    let clean = walked.is_some() && {
+        let trees: Vec<&Tree> = trees.iter().filter_map(OnceLock::get).collect();
+        clean_cuts(prepared_text, &trees, &cuts)
+    };
+    let pieces = match walked {
+        Some(pieces) if clean => pieces,
+        _ => {
+            let Some(tree) = parse_tree(prepared_text) else {
+                model.skipped_functions.push(SkippedFunction {
+                    name: None,
+                    span: Span::new(0, prepared_text.len()),
+                    reason: "the parser gave no tree".to_string(),
+                });
+                return model;
+            };
+            vec![walk_piece(prepared_text, whole.get_or_init(|| tree))]
+        }
+    };
     let mut registrations = Vec::new();
     let mut structs: Vec<StructInfo> = Vec::new();
     let mut aliases: Vec<(String, String)> = Vec::new();
@@ -207,6 +240,9 @@ fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
             enum_constants(&mut conv, list, &mut model.enum_constants);
         }
     }
+    // Freeing the trees of a large file takes a while (~0.1 s for 12 MB): another thread
+    // does it while this one goes on.
+    rayon::spawn(move || drop((trees, whole)));
     model.registrations = registrations;
     model.object_types = tables::object_types(&structs, &aliases);
     // `typedef struct Foo FooObject;` names the struct `Foo` too.
