@@ -114,9 +114,6 @@ pub fn check_paths(
                     again.elapsed = elapsed.map(|first| first + start.elapsed());
                     again
                 } else {
-                    // What a large file kept for a second analysis takes a while to free:
-                    // another thread does it.
-                    rayon::spawn(move || drop(exports));
                     report
                 };
             let suppressed = filter_and_suppress(&mut report, resolved);

@@ -372,9 +372,6 @@ fn check_file_inner(
     }
     report.diagnostics.extend(file_diagnostics);
     report.sort();
-    // Freeing the syntax model and the macros of a large file takes a while: another
-    // thread does it while the report goes on.
-    rayon::spawn(move || drop((model, macros)));
     report
 }
 

@@ -240,9 +240,6 @@ fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
             enum_constants(&mut conv, list, &mut model.enum_constants);
         }
     }
-    // Freeing the trees of a large file takes a while (~0.1 s for 12 MB): another thread
-    // does it while this one goes on.
-    rayon::spawn(move || drop((trees, whole)));
     model.registrations = registrations;
     model.object_types = tables::object_types(&structs, &aliases);
     // `typedef struct Foo FooObject;` names the struct `Foo` too.
