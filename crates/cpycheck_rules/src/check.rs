@@ -325,13 +325,13 @@ fn check_file_inner(
         bodies.push(body);
     }
     let input = EngineInput::new(&report.source, &model, &bodies, settings);
-    let fcx = FileContext {
+    let fcx = FileContext::new(
         path,
-        source: &report.source,
-        model: &model,
-        bodies: &bodies,
-        python_version: settings.python_version,
-    };
+        &report.source,
+        &model,
+        &bodies,
+        settings.python_version,
+    );
     // The file rules read the model and the lowered functions, not the engine's results:
     // they run while the engine does, on the threads its dependencies leave idle.
     let (run, file_diagnostics) = rayon::join(

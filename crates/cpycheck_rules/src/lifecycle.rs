@@ -492,11 +492,8 @@ impl<'b> MemberUses<'b> {
 /// function increfed or got new from an API call. A member only ever stored borrowed (a
 /// back-pointer, a weak-reference list) is not owned, and no rule asks for its release.
 /// `uses` are the file's, from [`MemberUses::new`].
-pub(crate) fn owned_members(
-    cx: &FileContext<'_>,
-    uses: &MemberUses<'_>,
-    t: &TypeInfo<'_>,
-) -> BTreeSet<String> {
+pub(crate) fn owned_members(cx: &FileContext<'_>, t: &TypeInfo<'_>) -> BTreeSet<String> {
+    let uses = cx.member_uses();
     let model = cx.model;
     let Some(instance) = t.ty.instance.as_deref() else {
         return BTreeSet::new();

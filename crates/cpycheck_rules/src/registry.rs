@@ -132,6 +132,34 @@ pub struct FileContext<'a> {
     /// Every function without parse error regions, lowered to the IR.
     pub bodies: &'a [cpycheck_ir::Body],
     pub python_version: (u8, u8),
+    /// What the functions do with members of objects, gathered once for the rules that need
+    /// it (see [`crate::lifecycle::MemberUses`]).
+    pub(crate) member_uses: std::sync::OnceLock<crate::lifecycle::MemberUses<'a>>,
+}
+
+impl<'a> FileContext<'a> {
+    pub fn new(
+        path: &'a str,
+        source: &'a str,
+        model: &'a cpycheck_syntax::FileModel,
+        bodies: &'a [cpycheck_ir::Body],
+        python_version: (u8, u8),
+    ) -> FileContext<'a> {
+        FileContext {
+            path,
+            source,
+            model,
+            bodies,
+            python_version,
+            member_uses: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The file's member uses, gathered by the first rule that asks.
+    pub(crate) fn member_uses(&self) -> &crate::lifecycle::MemberUses<'a> {
+        self.member_uses
+            .get_or_init(|| crate::lifecycle::MemberUses::new(self.model, self.bodies))
+    }
 }
 
 /// One finding of a file rule.

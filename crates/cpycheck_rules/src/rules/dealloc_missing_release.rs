@@ -1,5 +1,5 @@
 use crate::declare_rule;
-use crate::lifecycle::{MemberUses, facts, owned_members, slot_body, types};
+use crate::lifecycle::{facts, owned_members, slot_body, types};
 use crate::registry::{Check, FileContext, FileFinding, Message};
 
 declare_rule! {
@@ -48,8 +48,6 @@ impl DeallocMissingRelease {
 
     fn check(cx: &FileContext<'_>) -> Vec<FileFinding> {
         let mut out = Vec::new();
-        // Gathered at the first type that needs them.
-        let mut uses = None;
         for t in types(cx.model) {
             let Some(body) = slot_body(cx, t.ty, "tp_dealloc") else {
                 continue;
@@ -59,8 +57,7 @@ impl DeallocMissingRelease {
             if f.opaque {
                 continue;
             }
-            let uses = uses.get_or_insert_with(|| MemberUses::new(cx.model, cx.bodies));
-            let owned = owned_members(cx, uses, &t);
+            let owned = owned_members(cx, &t);
             for m in &t.object_members {
                 if !owned.contains(&m.name)
                     || f.released.contains_key(&m.name)

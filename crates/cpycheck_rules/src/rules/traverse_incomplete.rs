@@ -1,5 +1,5 @@
 use crate::declare_rule;
-use crate::lifecycle::{MemberUses, facts, owned_members, slot_body, types};
+use crate::lifecycle::{facts, owned_members, slot_body, types};
 use crate::registry::{Check, FileContext, FileFinding, Message};
 use crate::rules::dealloc_missing_release::dedup;
 
@@ -45,8 +45,6 @@ impl TraverseIncomplete {
 
     fn check(cx: &FileContext<'_>) -> Vec<FileFinding> {
         let mut out = Vec::new();
-        // Gathered at the first type that needs them.
-        let mut uses = None;
         for t in types(cx.model) {
             if !t.ty.has_gc() {
                 continue;
@@ -66,8 +64,7 @@ impl TraverseIncomplete {
                 continue;
             };
             let cleared = facts(cx, clear, 0, &is_member);
-            let uses = uses.get_or_insert_with(|| MemberUses::new(cx.model, cx.bodies));
-            let owned = owned_members(cx, uses, &t);
+            let owned = owned_members(cx, &t);
             for m in &t.object_members {
                 let clears = cleared.released.contains_key(&m.name);
                 if !owned.contains(&m.name) || !clears || f.passed.contains(&m.name) {
