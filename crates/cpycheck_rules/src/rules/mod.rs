@@ -12,6 +12,7 @@ mod borrowed_return;
 mod borrowed_stored;
 mod build_format;
 mod clear_misuse;
+mod cython_borrowed_as_owned;
 mod cython_dealloc_uses_object;
 mod cython_object_cast_leak;
 mod cython_pointer_escape;
@@ -68,4 +69,5 @@ register_rules! {
     cython_pointer_escape::CythonPointerEscape,
     cython_object_cast_leak::CythonObjectCastLeak,
     cython_steal_without_incref::CythonStealWithoutIncref,
+    cython_borrowed_as_owned::CythonBorrowedAsOwned,
 }
