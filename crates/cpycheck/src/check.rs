@@ -280,7 +280,7 @@ fn walk(root: &Path, resolved: &Arc<Resolved>, inputs: &mut Vec<Input>) {
                 let is_source = entry
                     .path()
                     .extension()
-                    .is_some_and(|ext| ["c", "h", "pyx", "pxd"].iter().any(|e| ext == *e));
+                    .is_some_and(|ext| ["c", "h", "pyx", "pxd", "pxi"].iter().any(|e| ext == *e));
                 if is_source && (file_type.is_file() || file_type.is_symlink()) {
                     inputs.push(Input::File {
                         display: display_path(entry.path()),

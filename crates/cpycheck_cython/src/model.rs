@@ -164,6 +164,9 @@ pub struct ExternFunction {
     pub name: String,
     pub span: Span,
     pub params: Vec<Param>,
+    /// The declared return type (`PyObject *`, `object`, `int`), `None` when it could not be
+    /// read.
+    pub returns: Option<TypeRef>,
 }
 
 /// What a declared type is, as far as this file can tell.
@@ -323,6 +326,7 @@ impl CythonFile {
                 self.externs.push(ExternFunction {
                     name: e.name.clone(),
                     span: nowhere,
+                    returns: e.returns.clone(),
                     params: e
                         .params
                         .iter()

@@ -347,6 +347,24 @@ fn split_type_only(tokens: &[Token]) -> Option<TypeRef> {
     })
 }
 
+/// The return type written before a prototype's name: the type words without declaration
+/// modifiers, and the `*`s.
+fn return_type(tokens: &[Token]) -> Option<TypeRef> {
+    let words: Vec<&str> = tokens
+        .iter()
+        .filter(|t| t.kind == TokKind::Ident && !DECL_MODIFIERS.contains(&t.text.as_str()))
+        .filter(|t| !t.is("cdef") && !t.is("cpdef"))
+        .map(|t| t.text.as_str())
+        .collect();
+    if words.is_empty() || tokens.iter().any(|t| t.is("(") || t.is("[")) {
+        return None;
+    }
+    Some(TypeRef {
+        base: words.join(" "),
+        pointers: tokens.iter().filter(|t| t.is("*")).count(),
+    })
+}
+
 /// Parameters of an extern prototype, whose names are optional.
 fn extern_parameter(tokens: &[Token]) -> Param {
     let toks = until_assign(tokens);
@@ -718,12 +736,14 @@ impl Reader<'_> {
         let t = &strip_cnames(t)[..];
         if is_function_header(t) {
             let open = t.iter().position(|x| x.is("(")).unwrap_or(0);
-            let name = t[..open].iter().rev().find(|x| x.kind == TokKind::Ident);
+            let name_at = t[..open].iter().rposition(|x| x.kind == TokKind::Ident);
+            let name = name_at.map(|k| &t[k]);
             match (name, parameter_list(t, open, true)) {
                 (Some(name), Some(params)) => self.file.externs.push(ExternFunction {
                     name: name.text.clone(),
                     span: name.span,
                     params,
+                    returns: name_at.and_then(|k| return_type(&t[..k])),
                 }),
                 _ => self.skip(line, "extern function declaration"),
             }
@@ -976,6 +996,7 @@ cdef extern from *:
     void store(void *data, const void *key)
     void *fetch()
     int count(PyObject *o) nogil
+    object make "PY_MAKE" (object o)
 
 ctypedef int (*callback_t)(void *)
 
@@ -1066,6 +1087,18 @@ def top(obj, int x, *args, **kw):
                 .as_ref()
                 .unwrap()
                 .is_pyobject_pointer()
+        );
+        let returns: Vec<(&str, usize)> = f
+            .externs
+            .iter()
+            .map(|e| {
+                let r = e.returns.as_ref().unwrap();
+                (r.base.as_str(), r.pointers)
+            })
+            .collect();
+        assert_eq!(
+            returns,
+            [("void", 0), ("void", 1), ("int", 0), ("object", 0)]
         );
         assert!(f.c_types.contains("ctx_t") && f.c_types.contains("callback_t"));
         assert_eq!(f.functions[0].name, "top");

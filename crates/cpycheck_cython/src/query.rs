@@ -13,6 +13,8 @@ pub enum CastTarget {
     VoidPointer,
     /// `<PyObject*>`
     PyObjectPointer,
+    /// `<object>`: from a C pointer to a Python object, taking a new reference of its own.
+    Object,
 }
 
 impl CastTarget {
@@ -20,6 +22,7 @@ impl CastTarget {
         match self {
             CastTarget::VoidPointer => "void *",
             CastTarget::PyObjectPointer => "PyObject *",
+            CastTarget::Object => "object",
         }
     }
 }
@@ -41,6 +44,15 @@ pub struct Cast {
 
 /// Every `<void*>x` / `<PyObject*>x` cast in `tokens`.
 pub fn casts(tokens: &[Token]) -> Vec<Cast> {
+    casts_to(tokens, |t| t != CastTarget::Object)
+}
+
+/// Every `<object>x` cast in `tokens` (also the checked form `<object?>x`).
+pub fn object_casts(tokens: &[Token]) -> Vec<Cast> {
+    casts_to(tokens, |t| t == CastTarget::Object)
+}
+
+fn casts_to(tokens: &[Token], wanted: impl Fn(CastTarget) -> bool) -> Vec<Cast> {
     let mut out = Vec::new();
     for i in 0..tokens.len() {
         if !tokens[i].is("<") {
@@ -57,8 +69,12 @@ pub fn casts(tokens: &[Token]) -> Vec<Cast> {
         let target = match ty.as_slice() {
             ["void", "*"] => CastTarget::VoidPointer,
             ["PyObject", "*"] | ["cpython", ".", "PyObject", "*"] => CastTarget::PyObjectPointer,
+            ["object"] | ["object", "?"] => CastTarget::Object,
             _ => continue,
         };
+        if !wanted(target) {
+            continue;
+        }
         let (end, path) = operand(tokens, close + 1);
         if end <= close + 1 {
             continue;
@@ -152,6 +168,36 @@ pub fn enclosing_call(tokens: &[Token], start: usize, end: usize) -> Option<(Str
     None
 }
 
+/// The index of the `)` that closes the call whose `(` is at `open`.
+pub fn call_end(tokens: &[Token], open: usize) -> Option<usize> {
+    if !tokens.get(open)?.is("(") {
+        return None;
+    }
+    matching(tokens, open)
+}
+
+/// The calls in `tokens`: the callee's last name (`f` of `cpython.f(...)`), the index of its
+/// `(`, and each argument as a token range.
+pub fn calls(tokens: &[Token]) -> Vec<(usize, Vec<std::ops::Range<usize>>)> {
+    let mut out = Vec::new();
+    for open in 1..tokens.len() {
+        if !tokens[open].is("(") || tokens[open - 1].kind != TokKind::Ident {
+            continue;
+        }
+        let Some(close) = matching(tokens, open) else {
+            continue;
+        };
+        let mut at = open + 1;
+        let mut args = Vec::new();
+        for arg in split_commas(&tokens[open + 1..close]) {
+            args.push(at..at + arg.len());
+            at += arg.len() + 1;
+        }
+        out.push((open, args));
+    }
+    out
+}
+
 /// `TARGET = VALUE` at the top level of a statement: the index of the `=`.
 pub fn assignment(tokens: &[Token]) -> Option<usize> {
     let mut depth = 0usize;
@@ -221,6 +267,31 @@ mod tests {
         assert_eq!(enclosing_call(&t, c[0].start, c[0].end), None);
         assert!(casts(&toks("if a < b > c: pass")).is_empty());
         assert!(casts(&toks("x = <char*>s")).is_empty());
+        let t = toks("r = <object>PyObject_Str(o)");
+        assert!(casts(&t).is_empty());
+        let c = object_casts(&t);
+        assert_eq!(c[0].target, CastTarget::Object);
+        assert_eq!((c[0].start, c[0].end), (2, t.len()));
+        assert!(c[0].path.is_none());
+        assert_eq!(
+            object_casts(&toks("r = <object?>p"))[0]
+                .path
+                .as_ref()
+                .unwrap()[0],
+            "p"
+        );
+    }
+
+    #[test]
+    fn finds_calls_and_arguments() {
+        let t = toks("cpython.PyTuple_SET_ITEM(t, i + 1, f(x))");
+        let c = calls(&t);
+        assert_eq!(c.len(), 2);
+        let (open, args) = &c[0];
+        assert!(t[*open - 1].is("PyTuple_SET_ITEM"));
+        assert_eq!(args.len(), 3);
+        assert!(t[args[2].start].is("f") && t[args[2].end - 1].is(")"));
+        assert!(t[c[1].0 - 1].is("f"));
     }
 
     #[test]

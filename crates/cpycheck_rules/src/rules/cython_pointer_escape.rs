@@ -198,6 +198,8 @@ fn escape(
             CastTarget::PyObjectPointer => {
                 ty.is_pyobject_pointer() && !callee.starts_with("Py") && !callee.starts_with("_Py")
             }
+            // `casts` never returns `<object>` casts.
+            CastTarget::Object => false,
         };
         return holds.then_some(Escape::Call(callee));
     }

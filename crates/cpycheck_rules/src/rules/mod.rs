@@ -12,8 +12,11 @@ mod borrowed_return;
 mod borrowed_stored;
 mod build_format;
 mod clear_misuse;
+mod cython_borrowed_as_owned;
 mod cython_dealloc_uses_object;
+mod cython_object_cast_leak;
 mod cython_pointer_escape;
+mod cython_steal_without_incref;
 mod dealloc_missing_free;
 mod dealloc_missing_release;
 mod dealloc_uses_cleared;
@@ -64,4 +67,7 @@ register_rules! {
     build_format::BuildFormat,
     cython_dealloc_uses_object::CythonDeallocUsesObject,
     cython_pointer_escape::CythonPointerEscape,
+    cython_object_cast_leak::CythonObjectCastLeak,
+    cython_steal_without_incref::CythonStealWithoutIncref,
+    cython_borrowed_as_owned::CythonBorrowedAsOwned,
 }
