@@ -189,6 +189,33 @@ fn is_self(op: &Operand, selfs: &HashSet<LocalId>) -> bool {
     }
 }
 
+/// The operand is `&self->m` for a member through which no Python object can be written
+/// (`pthread_mutex_destroy(&self->lock)`, `sqlite3_close_v2(&self->db)`): the callee can
+/// neither free `self` nor change what its object members hold.
+fn addr_of_plain_member(model: &FileModel, op: &Operand, selfs: &HashSet<LocalId>) -> bool {
+    let Operand::AddrOf(Place::Field(base, m)) = op else {
+        return false;
+    };
+    if !matches!(&**base, Place::Local(id) if selfs.contains(id)) {
+        return false;
+    }
+    let mut declared = model
+        .object_structs
+        .iter()
+        .flat_map(|s| &s.members)
+        .filter(|member| &member.name == m)
+        .peekable();
+    declared.peek().is_some()
+        && declared.all(|member| {
+            let ty = &member.ty;
+            let base = ty.base.trim_start_matches("struct ").trim();
+            !is_object_type(ty, &model.object_types)
+                && base != "void"
+                && !base.starts_with("Py")
+                && model.object_struct(base).is_none()
+        })
+}
+
 fn root_local(p: &Place) -> Option<LocalId> {
     let mut cur = p;
     for _ in 0..16 {
@@ -307,7 +334,8 @@ fn facts_rec(
                                     // `PyObject *x = self->m; Py_VISIT(x);`
                                     out.passed.insert(m.clone());
                                 }
-                                if !is_self(a, &selfs) {
+                                if !is_self(a, &selfs) || addr_of_plain_member(cx.model, a, &selfs)
+                                {
                                     continue;
                                 }
                                 if matches!(&call.callee, Callee::Indirect { field: Some(f), .. } if f == "tp_dealloc")
