@@ -40,3 +40,75 @@ const RESURRECTS: &[&str] = &["PyObject_CallFinalizerFromDealloc"];
 pub fn may_resurrect(name: &str) -> bool {
     RESURRECTS.contains(&name)
 }
+
+/// CPython's own concrete types that a static extension type may name as its `tp_base`.
+/// Their deallocs release only what the builtin type itself holds: a subtype that adds
+/// object members and inherits the dealloc never releases them. Sorted.
+const BUILTIN_TYPES: &[&str] = &[
+    "PyBaseObject_Type",
+    "PyByteArray_Type",
+    "PyBytes_Type",
+    "PyComplex_Type",
+    "PyDict_Type",
+    "PyFloat_Type",
+    "PyFrozenSet_Type",
+    "PyList_Type",
+    "PyLong_Type",
+    "PyModule_Type",
+    "PySet_Type",
+    "PyTuple_Type",
+    "PyUnicode_Type",
+];
+
+/// The variable is one of CPython's builtin type objects (`PyList_Type`, ...), whose
+/// dealloc knows nothing of a subtype's own members.
+pub fn is_builtin_type(name: &str) -> bool {
+    BUILTIN_TYPES.binary_search(&name).is_ok()
+}
+
+/// Functions that never return: a dealloc path that calls one frees nothing and is right
+/// (`Py_FatalError("deallocating None")` in an immortal singleton's dealloc). Sorted.
+const NEVER_RETURN: &[&str] = &[
+    "Py_Exit",
+    "Py_FatalError",
+    "_Py_FatalErrorFunc",
+    "__builtin_trap",
+    "__builtin_unreachable",
+    "_exit",
+    "abort",
+    "exit",
+];
+
+/// The call never returns.
+pub fn never_returns(name: &str) -> bool {
+    NEVER_RETURN.binary_search(&name).is_ok()
+}
+
+/// C library functions that use a pointer argument only while they run: handing them an
+/// object's address as `void *` keeps nothing. Sorted.
+const TRANSIENT_POINTER: &[&str] = &[
+    "bsearch", "fprintf", "fwrite", "memchr", "memcmp", "memcpy", "memmove", "memset", "printf",
+    "qsort", "qsort_r", "snprintf", "sprintf",
+];
+
+/// The C library function only uses a pointer passed to it during the call (`qsort`'s
+/// context, `memcpy`'s buffers).
+pub fn uses_pointer_only_during_call(name: &str) -> bool {
+    TRANSIENT_POINTER.binary_search(&name).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_types_are_sorted() {
+        assert!(BUILTIN_TYPES.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_builtin_type("PyList_Type"));
+        assert!(!is_builtin_type("PyList_New"));
+        assert!(TRANSIENT_POINTER.windows(2).all(|w| w[0] < w[1]));
+        assert!(uses_pointer_only_during_call("qsort"));
+        assert!(NEVER_RETURN.windows(2).all(|w| w[0] < w[1]));
+        assert!(never_returns("Py_FatalError"));
+    }
+}

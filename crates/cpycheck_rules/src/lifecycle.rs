@@ -53,6 +53,28 @@ pub(crate) fn types<'a>(model: &'a FileModel) -> Vec<TypeInfo<'a>> {
         .collect()
 }
 
+/// The dealloc views `self` as an object struct that is neither the type's instance
+/// struct nor one embedded in it (`Foo *self = (Foo *)op;` where `tp_basicsize` says
+/// `sizeof(Bar)`): the file disagrees with itself about the layout, and member facts
+/// would be read against the wrong struct.
+pub(crate) fn views_other_struct(model: &FileModel, t: &TypeInfo<'_>, body: &Body) -> bool {
+    let Some(instance) = t.ty.instance.as_deref() else {
+        return false;
+    };
+    // The instance struct and the structs it embeds.
+    let mut chain: Vec<&str> = Vec::new();
+    let mut cur = model.object_struct(instance);
+    for _ in 0..16 {
+        let Some(s) = cur else { break };
+        chain.extend(s.names.iter().map(String::as_str));
+        cur = model.object_struct(&s.base);
+    }
+    self_locals(body, 0).into_iter().any(|id| {
+        let ty = body.local(id).ty.base.trim_start_matches("struct ").trim();
+        model.object_struct(ty).is_some() && !chain.contains(&ty)
+    })
+}
+
 /// The lowered body of the function in a slot.
 pub(crate) fn slot_body<'a>(
     cx: &'a FileContext<'_>,
@@ -86,6 +108,9 @@ pub(crate) struct Facts {
     pub untracks: bool,
     /// Frees `self` somewhere (`tp_free`, `PyObject_GC_Del`, a base type's `tp_dealloc`).
     pub frees: bool,
+    /// Calls a base type's dealloc through a type object (`BaseType.tp_dealloc(self)`),
+    /// which releases the members of the embedded base struct.
+    pub base_dealloc: bool,
     /// `self` reaches a function the analysis cannot see.
     pub opaque: bool,
 }
@@ -100,6 +125,7 @@ impl Facts {
         self.releases_type |= other.releases_type;
         self.untracks |= other.untracks;
         self.frees |= other.frees;
+        self.base_dealloc |= other.base_dealloc;
         self.opaque |= other.opaque;
     }
 }
@@ -161,6 +187,33 @@ fn is_self(op: &Operand, selfs: &HashSet<LocalId>) -> bool {
         Operand::AddrOf(p) => root_local(p).is_some_and(|id| selfs.contains(&id)),
         _ => false,
     }
+}
+
+/// The operand is `&self->m` for a member through which no Python object can be written
+/// (`pthread_mutex_destroy(&self->lock)`, `sqlite3_close_v2(&self->db)`): the callee can
+/// neither free `self` nor change what its object members hold.
+fn addr_of_plain_member(model: &FileModel, op: &Operand, selfs: &HashSet<LocalId>) -> bool {
+    let Operand::AddrOf(Place::Field(base, m)) = op else {
+        return false;
+    };
+    if !matches!(&**base, Place::Local(id) if selfs.contains(id)) {
+        return false;
+    }
+    let mut declared = model
+        .object_structs
+        .iter()
+        .flat_map(|s| &s.members)
+        .filter(|member| &member.name == m)
+        .peekable();
+    declared.peek().is_some()
+        && declared.all(|member| {
+            let ty = &member.ty;
+            let base = ty.base.trim_start_matches("struct ").trim();
+            !is_object_type(ty, &model.object_types)
+                && base != "void"
+                && !base.starts_with("Py")
+                && model.object_struct(base).is_none()
+        })
 }
 
 fn root_local(p: &Place) -> Option<LocalId> {
@@ -281,8 +334,13 @@ fn facts_rec(
                                     // `PyObject *x = self->m; Py_VISIT(x);`
                                     out.passed.insert(m.clone());
                                 }
-                                if !is_self(a, &selfs) {
+                                if !is_self(a, &selfs) || addr_of_plain_member(cx.model, a, &selfs)
+                                {
                                     continue;
+                                }
+                                if matches!(&call.callee, Callee::Indirect { field: Some(f), .. } if f == "tp_dealloc")
+                                {
+                                    out.base_dealloc = true;
                                 }
                                 match classify_call(cx, &call.callee, i) {
                                     SelfCall::Frees => out.frees = true,

@@ -67,7 +67,8 @@ fn reinserted_bugs_fail_the_oracle() {
     for group in [
         "CPY101", "CPY102", "CPY103", "CPY104", "CPY105", "CPY106", "CPY107", "CPY108", "CPY201",
         "CPY202", "CPY203", "CPY301", "CPY302", "CPY303", "CPY304", "CPY305", "CPY306", "CPY307",
-        "CPY401", "CPY402", "CPY403", "CPY501", "CPY502", "seeds",
+        "CPY308", "CPY401", "CPY402", "CPY403", "CPY501", "CPY502", "CPY503", "CPY504", "CPY505",
+        "seeds",
     ] {
         let prefix = format!("{group}/");
         assert!(

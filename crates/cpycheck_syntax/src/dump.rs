@@ -90,7 +90,7 @@ pub fn dump_model(model: &FileModel) -> String {
     for t in &model.type_objects {
         let _ = writeln!(
             out,
-            "type {} {} name={:?} instance={} flags={:?}{}{} {}",
+            "type {} {} name={:?} instance={} flags={:?}{}{}{} {}",
             t.variable,
             match t.definition {
                 TypeDefinition::Static => "static",
@@ -101,6 +101,10 @@ pub fn dump_model(model: &FileModel) -> String {
             t.flags,
             if t.has_gc() { " gc" } else { "" },
             if t.is_heap() { " heap" } else { "" },
+            t.base
+                .as_ref()
+                .map(|b| format!(" base={b}"))
+                .unwrap_or_default(),
             span(t.span)
         );
         for sl in &t.slots {

@@ -11,6 +11,7 @@ mod convert;
 mod dump;
 mod fields;
 pub mod model;
+mod runtime_slots;
 mod tables;
 
 use std::collections::HashSet;
@@ -271,6 +272,7 @@ fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
             .collect();
     }
     model.type_objects = types;
+    runtime_slots::add_runtime_slots(&mut model, prepared_text);
     model
 }
 

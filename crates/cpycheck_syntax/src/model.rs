@@ -95,6 +95,11 @@ pub struct TypeObject {
     /// `PyType_FromSpec*` / `PyType_FromModuleAndSpec` / `PyType_FromMetaclass` calls that
     /// create the type from this spec.
     pub created_at: Vec<Span>,
+    /// The base type's variable, when `tp_base` (or a `Py_tp_base` slot) is `&Var`, in the
+    /// initialiser or assigned at run time (`FooType.tp_base = &BarType;`).
+    pub base: Option<String>,
+    /// Declared `static`: no other file can set its slots.
+    pub is_static: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -134,7 +134,7 @@ pub const MODULE_DEF_FIELDS: &[&str] = &[
 ];
 
 /// Slots whose value is data, not a function Python calls.
-const DATA_SLOTS: &[&str] = &[
+pub(crate) const DATA_SLOTS: &[&str] = &[
     "ob_base",
     "tp_name",
     "tp_basicsize",
@@ -174,7 +174,7 @@ const DATA_SLOTS: &[&str] = &[
 
 /// The function a table entry names: an identifier after casts, `&` and
 /// `_PyCFunction_CAST(...)`-style wrappers.
-fn entry_function(expr: &Expr) -> Option<&str> {
+pub(crate) fn entry_function(expr: &Expr) -> Option<&str> {
     let mut e = expr.strip_casts();
     for _ in 0..8 {
         match &e.kind {
@@ -274,8 +274,31 @@ pub(crate) fn spec_call(conv: &Converter, node: Node) -> Option<(String, Span)> 
         .then(|| (spec.to_string(), span_of(node)))
 }
 
+/// The declared types whose initialisers [`Tables::declaration`] reads.
+const TABLE_TYPES: &[&str] = &[
+    "PyTypeObject",
+    "PyType_Spec",
+    "PyType_Slot",
+    "PyMethodDef",
+    "PyGetSetDef",
+    "PyMemberDef",
+    "PyModuleDef",
+    "PyModuleDef_Slot",
+];
+
+/// The variable a `tp_base` value names: `&BarType` (casts removed) → `BarType`.
+pub(crate) fn base_type(expr: &Expr) -> Option<String> {
+    match &expr.strip_casts().kind {
+        ExprKind::Unary {
+            op: UnOp::AddrOf,
+            operand,
+        } => operand.as_ident().map(str::to_string),
+        _ => None,
+    }
+}
+
 /// `sizeof(Foo)`, `sizeof(struct Foo)`, `sizeof (Foo)` → `Foo`.
-fn sizeof_type(text: &str) -> Option<String> {
+pub(crate) fn sizeof_type(text: &str) -> Option<String> {
     let rest = text.trim().strip_prefix("sizeof")?.trim();
     let inner = rest.strip_prefix('(')?.strip_suffix(')')?.trim();
     let inner = inner.strip_prefix("struct ").unwrap_or(inner).trim();
@@ -283,12 +306,12 @@ fn sizeof_type(text: &str) -> Option<String> {
         .then(|| inner.to_string())
 }
 
-fn string_literal(text: &str) -> Option<String> {
+pub(crate) fn string_literal(text: &str) -> Option<String> {
     let t = text.trim();
     (t.len() >= 2 && t.starts_with('"') && t.ends_with('"')).then(|| t[1..t.len() - 1].to_string())
 }
 
-fn normalise(text: &str) -> String {
+pub(crate) fn normalise(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -298,7 +321,18 @@ impl<'a> Tables<'a, '_> {
         let Some(ty) = decl.child_field(F::Type) else {
             return;
         };
-        let ty = self.conv.type_base(ty);
+        let mut ty = self.conv.type_base(ty);
+        // `NPY_NO_EXPORT PyTypeObject Foo = {...}`: a storage macro the parser read as the
+        // type leaves the real type name in an error node before the declarator.
+        if let Some(real) = named_children(decl).into_iter().find_map(|c| {
+            let t = text_of(c, self.conv.src).trim();
+            (c.is_error() && TABLE_TYPES.contains(&t)).then_some(t)
+        }) {
+            ty = real.to_string();
+        }
+        let is_static = named_children(decl).iter().any(|c| {
+            c.kind() == "storage_class_specifier" && text_of(*c, self.conv.src).trim() == "static"
+        });
         let mut cursor = decl.walk();
         let inits: Vec<(Option<String>, Span, Node)> = decl
             .children_by_field_name("declarator", &mut cursor)
@@ -337,14 +371,14 @@ impl<'a> Tables<'a, '_> {
                 "PyModuleDef_Slot" => self.array(list, |t, e| t.slot_entry(e)),
                 "PyType_Spec" => {
                     if let Some(var) = var {
-                        self.type_spec(var, var_span, list);
+                        self.type_spec(var, var_span, list, is_static);
                     }
                 }
                 "PyTypeObject" => {
                     let first = self.out.len();
                     self.struct_slots(list, TYPE_OBJECT_FIELDS);
                     if let Some(var) = var {
-                        self.static_type(var, var_span, list, first);
+                        self.static_type(var, var_span, list, first, is_static);
                     }
                 }
                 "PyNumberMethods" => self.struct_slots(list, NUMBER_METHODS_FIELDS),
@@ -425,7 +459,14 @@ impl<'a> Tables<'a, '_> {
 
     /// Records a static `PyTypeObject`; its function slots are the registrations pushed
     /// since `first`.
-    fn static_type(&mut self, variable: String, span: Span, list: Node<'a>, first: usize) {
+    fn static_type(
+        &mut self,
+        variable: String,
+        span: Span,
+        list: Node<'a>,
+        first: usize,
+        is_static: bool,
+    ) {
         let mut t = TypeObject {
             variable,
             span,
@@ -435,6 +476,8 @@ impl<'a> Tables<'a, '_> {
             flags: String::new(),
             slots: Vec::new(),
             created_at: Vec::new(),
+            base: None,
+            is_static,
         };
         for (field, value) in self.fields(list, TYPE_OBJECT_FIELDS) {
             let text = text_of(value, self.conv.src);
@@ -442,6 +485,7 @@ impl<'a> Tables<'a, '_> {
                 "tp_name" => t.name = string_literal(text),
                 "tp_basicsize" => t.instance = sizeof_type(text),
                 "tp_flags" => t.flags = normalise(text),
+                "tp_base" => t.base = base_type(&self.value(value)),
                 _ => {}
             }
         }
@@ -459,7 +503,7 @@ impl<'a> Tables<'a, '_> {
         self.types.push(t);
     }
 
-    fn type_spec(&mut self, variable: String, span: Span, list: Node<'a>) {
+    fn type_spec(&mut self, variable: String, span: Span, list: Node<'a>, is_static: bool) {
         let mut t = TypeObject {
             variable: variable.clone(),
             span,
@@ -469,6 +513,8 @@ impl<'a> Tables<'a, '_> {
             flags: String::new(),
             slots: Vec::new(),
             created_at: Vec::new(),
+            base: None,
+            is_static,
         };
         let order = ["name", "basicsize", "itemsize", "flags", "slots"];
         for (field, value) in self.fields(list, &order) {

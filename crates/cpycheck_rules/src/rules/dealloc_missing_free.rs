@@ -2,7 +2,7 @@ use crate::declare_rule;
 use crate::lifecycle::{SelfCall, classify_call, facts, return_avoiding, self_locals};
 use crate::registry::{Check, FileContext, FileFinding, Message};
 use crate::rules::dealloc_missing_release::dedup;
-use cpycheck_contracts::lifecycle::may_resurrect;
+use cpycheck_contracts::lifecycle::{may_resurrect, never_returns};
 use cpycheck_ir::{Callee, Operand, Place, Rvalue, StatementKind};
 
 declare_rule! {
@@ -39,7 +39,8 @@ declare_rule! {
     /// A call that passes `self` to a function outside the file is assumed to free it, and
     /// so is storing `self` into memory (a free list). Paths through
     /// `PyObject_CallFinalizerFromDealloc` (resurrection) are not checked. Paths are not
-    /// pruned by the values of conditions.
+    /// pruned by the values of conditions. A path that calls a function that never
+    /// returns (`Py_FatalError`, `abort`: an immortal singleton's dealloc) ends there.
     ///
     /// ## References
     /// - [`tp_dealloc`](https://docs.python.org/3/c-api/typeobj.html#c.PyTypeObject.tp_dealloc)
@@ -74,6 +75,12 @@ impl DeallocMissingFree {
                 // is how a dealloc must leave a resurrected object alone.
                 if let Callee::Named(n) = &call.callee
                     && may_resurrect(n)
+                {
+                    return true;
+                }
+                // `Py_FatalError(...)`, `abort()`: the path ends; it does not return.
+                if let Callee::Named(n) = &call.callee
+                    && never_returns(n)
                 {
                     return true;
                 }

@@ -27,6 +27,7 @@ mod ignored_error;
 mod inconsistent_contract;
 mod method_signature;
 mod parse_format;
+mod pointer_escape;
 mod reference_leak;
 mod release_of_borrowed;
 mod traverse_incomplete;
@@ -62,6 +63,7 @@ register_rules! {
     clear_misuse::ClearMisuse,
     dealloc_uses_cleared::DeallocUsesCleared,
     heap_type_dealloc::HeapTypeDealloc,
+    pointer_escape::PointerEscape,
     method_signature::MethodSignature,
     parse_format::ParseFormat,
     build_format::BuildFormat,
