@@ -121,7 +121,11 @@ pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
 
 /// Whether a function is left unanalysed: parse errors that are not confined to single
 /// statements, or an opaque statement that uses a macro holding control flow.
-fn is_skipped(f: &cpycheck_syntax::Function, macros: &LocalMacros, source: &str) -> bool {
+pub(crate) fn is_skipped(
+    f: &cpycheck_syntax::Function,
+    macros: &LocalMacros,
+    source: &str,
+) -> bool {
     f.has_errors || macros.opaque_hides_control_flow(f, source)
 }
 
@@ -900,7 +904,7 @@ fn called_names(body: &Body) -> impl Iterator<Item = &str> {
 
 /// Source prep, the syntax model and the file's own macros (with those of the package
 /// headers it includes): what lowering needs.
-fn front_end(
+pub(crate) fn front_end(
     bytes: &[u8],
     settings: &Settings,
     includes: &dyn Includes,
@@ -1038,7 +1042,7 @@ fn identifiers(text: &str) -> impl Iterator<Item = &str> {
 
 /// The file's text with each invalid UTF-8 byte replaced by `?`, so offsets stay those of the
 /// bytes on disk.
-fn same_length_text(bytes: &[u8]) -> String {
+pub(crate) fn same_length_text(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
         Err(_) => {
