@@ -5,7 +5,10 @@ use crate::rules::ENTRIES;
 use cpycheck_contracts::annotation::Annotation;
 use cpycheck_contracts::macros::lookup_macro;
 use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, SkippedEntry, TraceStep};
-use cpycheck_engine::{EngineContext, Finding, FindingKind, ReturnSummary, Summary, analyze};
+use cpycheck_engine::{
+    EngineContext, Finding, FindingKind, ParamSummary, ReturnSummary, Summary, SummarySource,
+    analyze,
+};
 use cpycheck_ir::{
     Body, Callee, DefineText, LocalKind, LocalMacros, LowerContext, OPAQUE_CALLEE, Rvalue,
     StatementKind, UndefText, lower_function,
@@ -866,6 +869,7 @@ impl<'r> Jobs<'r, '_> {
                         .get(name)
                         .filter(|_| !self.disagreeing.contains(name))
                 })
+                .or_else(|| accessor_default(name))
         };
         let ecx = EngineContext {
             registered: self.input.registered.contains(&body.name),
@@ -883,6 +887,25 @@ impl<'r> Jobs<'r, '_> {
             incomplete: result.incomplete,
         }
     }
+}
+
+/// The contract of a callee nothing else knows whose API-style name reads like an accessor
+/// (`PyArray_NDIM`, `PyFoo_Check`, `PyFoo_GET_SIZE`: see
+/// `cpycheck_contracts::naming::reads_as_accessor`): it borrows its arguments and runs no
+/// Python code; what it returns stays unknown. Other unknown callees keep the conservative
+/// policy (they may steal or store what they are given).
+fn accessor_default(name: &str) -> Option<&'static Summary> {
+    /// More arguments than any accessor macro takes; later ones stay unknown.
+    const PARAMS: usize = 16;
+    static ACCESSOR: std::sync::LazyLock<Summary> = std::sync::LazyLock::new(|| Summary {
+        returns: ReturnSummary::Unknown,
+        params: vec![ParamSummary::Borrow; PARAMS],
+        runs_python: false,
+        error_sets_exception: None,
+        mutates: vec![false; PARAMS],
+        source: SummarySource::Inferred,
+    });
+    cpycheck_contracts::naming::reads_as_accessor(name).then(|| &*ACCESSOR)
 }
 
 /// The names of the functions `body` calls directly.
