@@ -41,6 +41,24 @@ pub enum DebugCommand {
     /// The package headers whose macros the file reads, and those that could not be read
     #[command(name = "dump-headers")]
     Headers(DebugArgs),
+    /// The C-API-style callees (`Py*`, `_Py*`) that have no contract, counted over many files
+    #[command(name = "unknown-apis")]
+    UnknownApis(UnknownApisArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnknownApisArgs {
+    /// C files, and directories searched recursively for `.c` files
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// Target Python version (`X.Y`) for `#if PY_VERSION_HEX`
+    #[arg(long, value_name = "X.Y", default_value = "3.13", value_parser = parse_python_version)]
+    pub python_version: (u8, u8),
+
+    /// Do not read the macros of the package's headers
+    #[arg(long)]
+    pub no_headers: bool,
 }
 
 #[derive(Debug, clap::Args)]

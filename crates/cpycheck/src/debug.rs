@@ -1,5 +1,6 @@
 //! `cpycheck debug dump-tree|dump-model|dump-cfg|dump-summaries|dump-headers FILE`: the
-//! intermediate stages, for one file.
+//! intermediate stages, for one file; `cpycheck debug unknown-apis PATHS` (see
+//! `unknown_apis.rs`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,6 +18,7 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
         | DebugCommand::Cfg(args)
         | DebugCommand::Summaries(args)
         | DebugCommand::Headers(args) => args,
+        DebugCommand::UnknownApis(args) => return Ok(crate::unknown_apis::run(args)),
     };
     let display = args.file.display();
     let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;

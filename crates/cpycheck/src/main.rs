@@ -12,6 +12,7 @@ mod isolation;
 mod output;
 mod progress;
 mod rule;
+mod unknown_apis;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -29,7 +29,8 @@
 //! # Corrections
 //!
 //! `data/corrections.toml` has one table per function. Every table has a `reason` and a
-//! `docs` link into the C-API documentation, and any of `returns`, `args`, `varargs`,
+//! `docs` link into the C-API documentation (for an API it does not describe, a link to the
+//! CPython source file that defines it, at a release tag), and any of `returns`, `args`, `varargs`,
 //! `runs_python`, `since`. A table for a function that `refcounts.dat` lacks adds it, and then
 //! must give `returns` and `args`. `args` is either an array (the whole parameter list) or a
 //! table from parameter names (as `refcounts.dat` spells them) to effects. Values:
@@ -466,6 +467,10 @@ const CORRECTION_KEYS: &[&str] = &[
 
 const DOCS_PREFIX: &str = "https://docs.python.org/3/c-api/";
 
+/// Where an API the documentation does not describe (private `_Py*` functions, undocumented
+/// macros) is defined: a file of CPython's sources at a tag.
+const SOURCE_PREFIX: &str = "https://github.com/python/cpython/blob/v3.";
+
 fn apply_correction(
     table: &mut BTreeMap<String, Entry>,
     name: &str,
@@ -501,10 +506,14 @@ fn apply_correction(
         _ => return Err(format!("[{name}]: every correction needs a `reason`")),
     }
     match string("docs")? {
-        Some(docs) if docs.starts_with(DOCS_PREFIX) && docs.len() > DOCS_PREFIX.len() => {}
+        Some(docs)
+            if [DOCS_PREFIX, SOURCE_PREFIX]
+                .iter()
+                .any(|p| docs.starts_with(p) && docs.len() > p.len()) => {}
         _ => {
             return Err(format!(
-                "[{name}]: every correction needs a `docs` link starting with `{DOCS_PREFIX}`"
+                "[{name}]: every correction needs a `docs` link starting with `{DOCS_PREFIX}` \
+                 (or, for an undocumented API, `{SOURCE_PREFIX}`)"
             ));
         }
     }

@@ -54,8 +54,10 @@ const MUTATORS: &[(&str, usize)] = &[
 /// APIs that put an item in place of another without releasing the old one (meant for
 /// filling in new containers): the container's reference to an item it lent before passes
 /// to the caller (`old = PyList_GET_ITEM(l, i); PyList_SET_ITEM(l, i, v); Py_DECREF(old);`).
+/// `Py_SET_SIZE` shrinking a list hands the items past the new size to the caller the same
+/// way (Cython's `list.pop`: `v = PyList_GET_ITEM(L, i); Py_SET_SIZE(L, n - 1); return v;`).
 /// The argument is the container. Sorted.
-const OVERWRITERS: &[(&str, usize)] = &[("PyList_SET_ITEM", 0)];
+const OVERWRITERS: &[(&str, usize)] = &[("PyList_SET_ITEM", 0), ("Py_SET_SIZE", 0)];
 
 /// The container whose lent items an API may hand over to the caller, if any.
 pub fn overwritten_arg(api: &str) -> Option<usize> {

@@ -37,10 +37,13 @@ const MACROS: &[(&str, MacroKind)] = &[
     ("Py_BLOCK_THREADS", MacroKind::NoOp),
     ("Py_CLEAR", MacroKind::Clear),
     ("Py_DECREF", MacroKind::DecRef { nullable: false }),
+    // The function forms of `Py_XDECREF` / `Py_XINCREF` (for the stable ABI and FFI).
+    ("Py_DecRef", MacroKind::DecRef { nullable: true }),
     ("Py_END_ALLOW_THREADS", MacroKind::NoOp),
     ("Py_Ellipsis", MacroKind::Singleton),
     ("Py_False", MacroKind::Singleton),
     ("Py_INCREF", MacroKind::IncRef { nullable: false }),
+    ("Py_IncRef", MacroKind::IncRef { nullable: true }),
     ("Py_NewRef", MacroKind::NewRef { nullable: false }),
     ("Py_None", MacroKind::Singleton),
     ("Py_NotImplemented", MacroKind::Singleton),

@@ -536,6 +536,24 @@ impl Lowerer<'_, '_> {
         Some((name.to_string(), m.expand(args, e.span)?))
     }
 
+    /// The function a called name stands for: an object-like macro of the file whose body
+    /// is one name (`#define PyInt_FromLong PyLong_FromLong`, Cython's Python 2 aliases) is
+    /// followed, so the call meets the contract or the summary of what it really calls.
+    fn function_alias(&self, name: &str, at: Span) -> String {
+        let mut name = name.to_string();
+        for _ in 0..MAX_EXPANSION_DEPTH {
+            let Some(m) = self.cx.macros.get(&name, at.start as usize) else {
+                break;
+            };
+            let target = match (&m.params, m.as_expr().map(|e| &e.kind)) {
+                (None, Some(ExprKind::Ident(target))) if *target != name => target.clone(),
+                _ => break,
+            };
+            name = target;
+        }
+        name
+    }
+
     fn macro_misparsed_as_type(&self, decls: &[cpycheck_syntax::Decl]) -> bool {
         let Some(first) = decls.first() else {
             return false;
@@ -1078,6 +1096,8 @@ impl Lowerer<'_, '_> {
     /// (its value is then in `self.macro_value`).
     fn call_rvalue(&mut self, callee: &Expr, args: &[Expr], span: Span) -> Option<Call> {
         if let Some(name) = callee.as_ident() {
+            let name = self.function_alias(name, span);
+            let name = name.as_str();
             if let Some(kind) = lookup_macro(name)
                 && self.expand_macro(kind, args, span)
             {

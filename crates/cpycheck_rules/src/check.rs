@@ -5,7 +5,10 @@ use crate::rules::ENTRIES;
 use cpycheck_contracts::annotation::Annotation;
 use cpycheck_contracts::macros::lookup_macro;
 use cpycheck_diagnostics::{Diagnostic, FileReport, Severity, SkippedEntry, TraceStep};
-use cpycheck_engine::{EngineContext, Finding, FindingKind, ReturnSummary, Summary, analyze};
+use cpycheck_engine::{
+    EngineContext, Finding, FindingKind, ParamSummary, ReturnSummary, Summary, SummarySource,
+    analyze,
+};
 use cpycheck_ir::{
     Body, Callee, DefineText, LocalKind, LocalMacros, LowerContext, OPAQUE_CALLEE, Rvalue,
     StatementKind, UndefText, lower_function,
@@ -121,7 +124,11 @@ pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
 
 /// Whether a function is left unanalysed: parse errors that are not confined to single
 /// statements, or an opaque statement that uses a macro holding control flow.
-fn is_skipped(f: &cpycheck_syntax::Function, macros: &LocalMacros, source: &str) -> bool {
+pub(crate) fn is_skipped(
+    f: &cpycheck_syntax::Function,
+    macros: &LocalMacros,
+    source: &str,
+) -> bool {
     f.has_errors || macros.opaque_hides_control_flow(f, source)
 }
 
@@ -862,6 +869,7 @@ impl<'r> Jobs<'r, '_> {
                         .get(name)
                         .filter(|_| !self.disagreeing.contains(name))
                 })
+                .or_else(|| accessor_default(name))
         };
         let ecx = EngineContext {
             registered: self.input.registered.contains(&body.name),
@@ -879,6 +887,25 @@ impl<'r> Jobs<'r, '_> {
             incomplete: result.incomplete,
         }
     }
+}
+
+/// The contract of a callee nothing else knows whose API-style name reads like an accessor
+/// (`PyArray_NDIM`, `PyFoo_Check`, `PyFoo_GET_SIZE`: see
+/// `cpycheck_contracts::naming::reads_as_accessor`): it borrows its arguments and runs no
+/// Python code; what it returns stays unknown. Other unknown callees keep the conservative
+/// policy (they may steal or store what they are given).
+fn accessor_default(name: &str) -> Option<&'static Summary> {
+    /// More arguments than any accessor macro takes; later ones stay unknown.
+    const PARAMS: usize = 16;
+    static ACCESSOR: std::sync::LazyLock<Summary> = std::sync::LazyLock::new(|| Summary {
+        returns: ReturnSummary::Unknown,
+        params: vec![ParamSummary::Borrow; PARAMS],
+        runs_python: false,
+        error_sets_exception: None,
+        mutates: vec![false; PARAMS],
+        source: SummarySource::Inferred,
+    });
+    cpycheck_contracts::naming::reads_as_accessor(name).then(|| &*ACCESSOR)
 }
 
 /// The names of the functions `body` calls directly.
@@ -900,7 +927,7 @@ fn called_names(body: &Body) -> impl Iterator<Item = &str> {
 
 /// Source prep, the syntax model and the file's own macros (with those of the package
 /// headers it includes): what lowering needs.
-fn front_end(
+pub(crate) fn front_end(
     bytes: &[u8],
     settings: &Settings,
     includes: &dyn Includes,
@@ -1038,7 +1065,7 @@ fn identifiers(text: &str) -> impl Iterator<Item = &str> {
 
 /// The file's text with each invalid UTF-8 byte replaced by `?`, so offsets stay those of the
 /// bytes on disk.
-fn same_length_text(bytes: &[u8]) -> String {
+pub(crate) fn same_length_text(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_string(),
         Err(_) => {

@@ -2,6 +2,7 @@
 //! source prep → syntax model → IR → ownership engine → rules → diagnostics.
 
 pub mod annotations;
+mod api_coverage;
 pub mod registry;
 pub mod rules;
 
@@ -9,6 +10,7 @@ mod check;
 mod format_calls;
 mod lifecycle;
 
+pub use api_coverage::{ApiCalls, unknown_api_calls};
 pub use check::{
     ExternalSummaries, FileExports, Settings, check_cython_module, check_file, check_file_with,
     dump_cfg, dump_summaries, recheck_file,

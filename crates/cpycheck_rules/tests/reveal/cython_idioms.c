@@ -381,3 +381,44 @@ error:
     Py_XDECREF(result);
     return NULL;
 }
+
+/* Cython's Python 2 names are object-like macros for the Python 3 functions: the call
+ * follows the alias to its contract. */
+#define PyInt_FromLong PyLong_FromLong
+static PyObject *
+aliased_constructor(void)
+{
+    PyObject *v = PyInt_FromLong(1000000);
+    cpycheck_reveal(v); // revealed: owned(1) maybe-null
+    return v;
+}
+
+/* Object-header macros only look at the object: it stays owned. */
+static PyObject *
+sized(PyObject *seq)
+{
+    PyObject *t = PySequence_Tuple(seq);
+    if (t == NULL)
+        return NULL;
+    if (Py_SIZE(t) != 2 || !Py_IS_TYPE(t, &PyTuple_Type)) {
+        cpycheck_reveal(t); // revealed: owned(1) non-null
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Cython's `list.pop`: the list shrinks past the item it lent, whose reference passes to
+ * the caller (__Pyx__PyList_PopIndex). */
+static PyObject *
+pop_last(PyObject *L)
+{
+    Py_ssize_t size = PyList_GET_SIZE(L);
+    PyObject *v;
+    if (size == 0)
+        return NULL;
+    v = PyList_GET_ITEM(L, size - 1);
+    Py_SET_SIZE(L, size - 1);
+    cpycheck_reveal(v); // revealed: unknown non-null
+    return v;
+}

@@ -402,3 +402,22 @@ resize_fails(PyObject *module, PyObject *arg)
     cpycheck_reveal(buf); // revealed: owned(1) non-null
     return buf;
 }
+
+/* An unknown name in one of CPython's families that reads like an accessor borrows its
+ * argument; another library's look-alike (or a name that may change what it is given)
+ * keeps the conservative default: the object may have been stolen. */
+static PyObject *
+accessor_defaults(PyObject *seq)
+{
+    PyObject *t = PySequence_Tuple(seq);
+    if (t == NULL)
+        return NULL;
+    if (PyTuple_GET_FROZEN_FLAG(t)) {
+        cpycheck_reveal(t); // revealed: owned(1) non-null
+    }
+    if (PyArray_NDIM(t)) {
+        cpycheck_reveal(t); // revealed: unknown non-null
+        return NULL;
+    }
+    return t;
+}
