@@ -99,6 +99,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub isolated: bool,
 
+    /// Also report the preview rules (`cpycheck rule --all` marks them), whose precision on
+    /// real code is not yet measured at 90% or above
+    #[arg(long)]
+    pub preview: bool,
+
     /// Report `cpycheck: ignore` comments that suppressed nothing (as CPY001)
     #[arg(long)]
     pub warn_unused_ignores: bool,

@@ -67,6 +67,9 @@ fn run_check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    for warning in &resolved.warnings {
+        output::stderr(&format!("warning: {warning}\n"));
+    }
     isolation::install_panic_hook();
     let progress = progress::Progress::new(std::io::stderr().is_terminal() && !args.quiet);
     let outcome = check::check_paths(&args.paths, &resolved, &progress, !args.no_headers);
@@ -146,6 +149,7 @@ fn resolve(args: &CheckArgs) -> Result<Resolved, ConfigError> {
         exclude: args.exclude.clone(),
         python_version: args.python_version,
         warn_unused_ignores: args.warn_unused_ignores,
+        preview: args.preview,
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     Resolved::new(config.as_ref(), &overrides, &cwd)

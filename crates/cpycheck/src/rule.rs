@@ -24,7 +24,10 @@ pub fn find_rule(code_or_name: &str) -> Option<&'static RuleMeta> {
 pub fn render_rule(rule: &RuleMeta) -> String {
     let mut out = format!("# {}: {}\n\n", rule.code, rule.name);
     if rule.preview {
-        out.push_str("This rule is in preview.\n\n");
+        out.push_str(
+            "This rule is in preview: it is reported only with `--preview` (or \
+             `preview = true` in the configuration).\n\n",
+        );
     }
     out.push_str(&docs_markdown(rule));
     out

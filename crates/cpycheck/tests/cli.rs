@@ -538,7 +538,7 @@ fn directories_are_walked_for_cython_files() {
         b"cdef class Holder:\n    cdef object value\n",
     );
     dir.write("pkg/notes.pyi", b"\0");
-    let run = run(dir.path(), &["check", "--format", "json"]);
+    let run = run(dir.path(), &["check", "--preview", "--format", "json"]);
     let json = run.json();
     assert_eq!(error_files(&json), Vec::<String>::new());
     assert_eq!(json["files_analyzed"], 2);
@@ -555,13 +555,13 @@ fn a_cython_module_is_read_with_its_companion_pxd() {
     let pyx = "cdef class Slots:\n    def __dealloc__(self):\n        release(self.context.imp)\n";
     dir.write("pkg/slots.pyx", pyx);
     // Alone, `context` is not known to be an object attribute: nothing is reported.
-    let alone = run(dir.path(), &["check", "--format", "json"]);
+    let alone = run(dir.path(), &["check", "--preview", "--format", "json"]);
     assert_eq!(codes(&alone), Vec::<String>::new(), "{}", alone.stdout);
     dir.write(
         "pkg/slots.pxd",
         "cdef class Context:\n    cdef void *imp\n\ncdef class Slots:\n    cdef Context context\n",
     );
-    let both = run(dir.path(), &["check", "--format", "json"]);
+    let both = run(dir.path(), &["check", "--preview", "--format", "json"]);
     assert_eq!(
         codes(&both),
         vec!["pkg/slots.pyx CPY501"],
@@ -574,7 +574,7 @@ fn a_cython_module_is_read_with_its_companion_pxd() {
         "pkg/slots.pxd",
         "cdef class Context:\n    cdef void *imp\n\n@cython.no_gc_clear\ncdef class Slots:\n    cdef Context context\n",
     );
-    let fixed = run(dir.path(), &["check", "--format", "json"]);
+    let fixed = run(dir.path(), &["check", "--preview", "--format", "json"]);
     assert_eq!(codes(&fixed), Vec::<String>::new(), "{}", fixed.stdout);
 }
 
@@ -1520,7 +1520,7 @@ fn cython_sources_take_hash_suppression_comments() {
     let source =
         "cdef extern from *:\n    void keep(void *data)\n\ndef f(obj):\n    keep(<void*>obj)\n";
     dir.write("escape.pyx", source);
-    let before = run(dir.path(), &["check", "--format", "json"]);
+    let before = run(dir.path(), &["check", "--preview", "--format", "json"]);
     assert_eq!(codes(&before), vec!["escape.pyx CPY502"]);
     // On the line itself, or alone on the line before; a `//` comment is not one in Cython.
     for (from, to) in [
@@ -1536,7 +1536,13 @@ fn cython_sources_take_hash_suppression_comments() {
         dir.write("escape.pyx", source.replace(from, to));
         let r = run(
             dir.path(),
-            &["check", "--format", "json", "--warn-unused-ignores"],
+            &[
+                "check",
+                "--preview",
+                "--format",
+                "json",
+                "--warn-unused-ignores",
+            ],
         );
         assert_eq!(
             (r.code, codes(&r)),
@@ -1552,7 +1558,7 @@ fn cython_sources_take_hash_suppression_comments() {
             "keep(<void*>obj)  // cpycheck: ignore\n",
         ),
     );
-    assert_eq!(run(dir.path(), &["check", "-q"]).code, 1);
+    assert_eq!(run(dir.path(), &["check", "--preview", "-q"]).code, 1);
 }
 
 #[test]

@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// exclude = ["build", "vendor/**/*.c"]
 /// python-version = "3.9"
 /// warn-unused-ignores = true
+/// preview = true
 ///
 /// [per-file-ignores]
 /// "src/generated/*.c" = ["CPY101"]
@@ -37,6 +38,8 @@ pub struct Options {
     pub per_file_ignores: Option<BTreeMap<String, Vec<String>>>,
     /// Report suppression comments that suppressed nothing.
     pub warn_unused_ignores: Option<bool>,
+    /// Report the preview rules too (off by default).
+    pub preview: Option<bool>,
     /// Ownership contracts of the project's own functions: a string of comma-separated
     /// words or a list of words (`returns-new`, `steals(item)`, ...). Kept as TOML values
     /// here so that a bad entry is reported with its key.

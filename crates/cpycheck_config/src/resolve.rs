@@ -24,6 +24,8 @@ pub struct Overrides {
     pub python_version: Option<(u8, u8)>,
     /// `--warn-unused-ignores`: turns the check on whatever the configuration says.
     pub warn_unused_ignores: bool,
+    /// `--preview`: turns the preview rules on whatever the configuration says.
+    pub preview: bool,
 }
 
 /// Everything a run needs to know, with the configuration's patterns compiled.
@@ -35,6 +37,9 @@ pub struct Resolved {
     pub settings: cpycheck_rules::Settings,
     pub filter: RuleFilter,
     pub warn_unused_ignores: bool,
+    /// Things the user should know that are not errors (a preview rule selected without
+    /// preview), for the CLI to print as warnings.
+    pub warnings: Vec<String>,
     /// The directory relative patterns are relative to: the configuration file's, or the
     /// current directory.
     root: PathBuf,
@@ -72,7 +77,17 @@ impl Resolved {
             None => normalise(options.ignore.as_deref().unwrap_or_default(), "`ignore`")
                 .map_err(in_file)?,
         };
-        let filter = RuleFilter::from_normalised(select, ignore);
+        let preview = overrides.preview || options.preview.unwrap_or(false);
+        let mut warnings = Vec::new();
+        if !preview {
+            for code in select.iter().filter(|c| crate::selection::is_preview(c)) {
+                warnings.push(format!(
+                    "{code} is a preview rule: it is not reported without `--preview` \
+                     (or `preview = true` in the configuration)"
+                ));
+            }
+        }
+        let filter = RuleFilter::from_normalised(select, ignore).with_preview(preview);
 
         let exclude = match &overrides.exclude {
             Some(patterns) => {
@@ -113,6 +128,7 @@ impl Resolved {
             filter,
             warn_unused_ignores: overrides.warn_unused_ignores
                 || options.warn_unused_ignores.unwrap_or(false),
+            warnings,
             root: config.map_or_else(|| absolute(cwd), |c| c.dir().to_path_buf()),
             config_path,
             exclude,
@@ -294,6 +310,7 @@ exclude = ["build"]
             exclude: Some(vec![]),
             python_version: Some((3, 12)),
             warn_unused_ignores: true,
+            preview: true,
         };
         let r = resolved(text, &overrides).unwrap();
         assert_eq!(r.settings.python_version, (3, 12));

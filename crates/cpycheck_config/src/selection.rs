@@ -2,11 +2,14 @@
 //! rules' diagnostics are reported.
 
 /// Rule selection by code or code prefix. The most specific (longest) matching entry
-/// decides; on a tie `--ignore` wins. Without `--select` every rule is selected.
+/// decides; on a tie `--ignore` wins. Without `--select` every rule is selected. Preview
+/// rules are reported only when preview is on (`--preview`, `preview = true`), as in ruff:
+/// selecting one without it selects nothing (the CLI warns).
 #[derive(Debug, Default)]
 pub struct RuleFilter {
     select: Vec<String>,
     ignore: Vec<String>,
+    preview: bool,
 }
 
 impl RuleFilter {
@@ -20,16 +23,51 @@ impl RuleFilter {
         Ok(RuleFilter {
             select: normalise(select, select_origin)?,
             ignore: normalise(ignore, ignore_origin)?,
+            preview: false,
         })
     }
 
     /// A filter from entries already checked by [`normalise`].
     pub fn from_normalised(select: Vec<String>, ignore: Vec<String>) -> RuleFilter {
-        RuleFilter { select, ignore }
+        RuleFilter {
+            select,
+            ignore,
+            preview: false,
+        }
     }
 
-    /// Whether diagnostics with rule `code` are reported.
+    /// The same filter with preview rules on (`true`) or off.
+    pub fn with_preview(mut self, preview: bool) -> RuleFilter {
+        self.preview = preview;
+        self
+    }
+
+    /// Whether preview rules are reported.
+    pub fn preview(&self) -> bool {
+        self.preview
+    }
+
+    /// The select entries (upper-case codes or code prefixes); empty means every rule.
+    pub fn selected(&self) -> &[String] {
+        &self.select
+    }
+
+    /// The ignore entries (upper-case codes or code prefixes).
+    pub fn ignored(&self) -> &[String] {
+        &self.ignore
+    }
+
+    /// Whether diagnostics with rule `code` are reported: selected, not ignored, and not a
+    /// preview rule unless preview is on.
     pub fn allows(&self, code: &str) -> bool {
+        if !self.preview && is_preview(code) {
+            return false;
+        }
+        self.selects(code)
+    }
+
+    /// The selection alone, preview aside.
+    fn selects(&self, code: &str) -> bool {
         let longest = |entries: &[String]| {
             entries
                 .iter()
@@ -48,6 +86,11 @@ impl RuleFilter {
             (Some(s), Some(i)) => s > i,
         }
     }
+}
+
+/// Whether `code` is a preview rule.
+pub fn is_preview(code: &str) -> bool {
+    cpycheck_rules::rule(code).is_some_and(|r| r.preview)
 }
 
 /// The code of the rule that `entry` names: a full code (any case) or a rule name.
@@ -87,7 +130,26 @@ mod tests {
         RuleFilter {
             select: select.iter().map(|s| s.to_string()).collect(),
             ignore: ignore.iter().map(|s| s.to_string()).collect(),
+            preview: true,
         }
+    }
+
+    #[test]
+    fn preview_rules_need_preview() {
+        let preview = cpycheck_rules::all_rules()
+            .iter()
+            .find(|r| r.preview)
+            .expect("a preview rule");
+        let stable = cpycheck_rules::all_rules()
+            .iter()
+            .find(|r| !r.preview)
+            .expect("a stable rule");
+        let off = RuleFilter::default();
+        assert!(!off.allows(preview.code) && off.allows(stable.code));
+        let exact = RuleFilter::from_normalised(vec![preview.code.into()], vec![]);
+        assert!(!exact.allows(preview.code));
+        assert!(exact.with_preview(true).allows(preview.code));
+        assert!(RuleFilter::default().with_preview(true).allows(stable.code));
     }
 
     #[test]
@@ -119,7 +181,9 @@ mod tests {
         for rule in cpycheck_rules::all_rules() {
             let lower = rule.code.to_ascii_lowercase();
             let select = [rule.code.into(), lower, rule.name.into()];
-            let f = RuleFilter::new((&select, "--select"), (&[], "--ignore")).unwrap();
+            let f = RuleFilter::new((&select, "--select"), (&[], "--ignore"))
+                .unwrap()
+                .with_preview(true);
             assert!(f.allows(rule.code));
             assert_eq!(rule_code(rule.name), Some(rule.code));
             assert_eq!(rule_code(&rule.code.to_ascii_lowercase()), Some(rule.code));

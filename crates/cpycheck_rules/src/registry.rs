@@ -12,7 +12,8 @@ pub struct RuleMeta {
     /// The rule's documentation in Markdown (What it does / Why is this bad? / Example /
     /// Use instead / Known limitations).
     pub docs: &'static str,
-    /// New rules start in preview until the real-code corpus shows no known false positives.
+    /// Preview rules are reported only with `--preview`. A rule leaves preview when its
+    /// measured precision on the triaged real-code corpus is 90% or more (`bench/TRIAGE.md`).
     pub preview: bool,
 }
 
