@@ -49,12 +49,23 @@ pub struct DebugArgs {
     pub file: PathBuf,
 
     /// Target Python version (`X.Y`) for `#if PY_VERSION_HEX`
-    #[arg(long, value_name = "X.Y", default_value = "3.13", value_parser = parse_python_version)]
-    pub python_version: (u8, u8),
+    ///
+    /// [default: `python-version` from the configuration, else 3.13]
+    #[arg(long, value_name = "X.Y", value_parser = parse_python_version)]
+    pub python_version: Option<(u8, u8)>,
 
     /// Do not read the macros of the package's headers
     #[arg(long)]
     pub no_headers: bool,
+
+    /// Use this configuration file instead of looking for one (its `python-version` and
+    /// `contracts` apply, as in `check`)
+    #[arg(long, value_name = "FILE", conflicts_with = "isolated")]
+    pub config: Option<PathBuf>,
+
+    /// Ignore configuration files
+    #[arg(long)]
+    pub isolated: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,15 +91,27 @@ pub struct CheckArgs {
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub select: Option<Vec<String>>,
 
+    /// Report these rules too, on top of `--select` or the configuration's selection
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub extend_select: Vec<String>,
+
     /// Do not report these rules: comma-separated codes, code prefixes or rule names.
     /// Replaces `ignore` from the configuration
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub ignore: Option<Vec<String>>,
 
+    /// Do not report these rules either, on top of `--ignore` or the configuration's
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub extend_ignore: Vec<String>,
+
     /// Glob patterns of files and directories not to analyse (comma-separated). Replaces
     /// `exclude` from the configuration
     #[arg(long, value_delimiter = ',', value_name = "GLOBS")]
     pub exclude: Option<Vec<String>>,
+
+    /// Glob patterns not to analyse, on top of `--exclude` or the configuration's
+    #[arg(long, value_delimiter = ',', value_name = "GLOBS")]
+    pub extend_exclude: Vec<String>,
 
     /// Use this configuration file (`cpycheck.toml`, or a `pyproject.toml` with a
     /// `[tool.cpycheck]` table) instead of looking for one

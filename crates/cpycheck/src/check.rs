@@ -224,7 +224,7 @@ fn filter_and_suppress(report: &mut FileReport, resolved: &Resolved) -> usize {
     let applied = suppression::apply(
         report,
         &dropped,
-        &cpycheck_config::rule_code,
+        &cpycheck_config::rule_prefix,
         resolved.warn_unused_ignores,
     );
     report.diagnostics.extend(applied.unused);

@@ -136,23 +136,42 @@ fn run_check(args: &CheckArgs) -> ExitCode {
 /// Finds and reads the configuration (unless `--isolated`), then merges the command line
 /// into it.
 fn resolve(args: &CheckArgs) -> Result<Resolved, ConfigError> {
-    let config = if args.isolated {
-        None
-    } else if let Some(path) = &args.config {
-        Some(cpycheck_config::load(path)?)
-    } else {
-        discover(&args.paths)?
-    };
     let overrides = Overrides {
         select: args.select.clone(),
+        extend_select: args.extend_select.clone(),
         ignore: args.ignore.clone(),
+        extend_ignore: args.extend_ignore.clone(),
         exclude: args.exclude.clone(),
+        extend_exclude: args.extend_exclude.clone(),
         python_version: args.python_version,
         warn_unused_ignores: args.warn_unused_ignores,
         preview: args.preview,
     };
+    resolve_with(
+        &args.paths,
+        args.config.as_deref(),
+        args.isolated,
+        &overrides,
+    )
+}
+
+/// The configuration of `paths` (the file given, none when `isolated`, else the one found
+/// upwards) merged with `overrides`. `check` and the debug commands resolve alike.
+pub(crate) fn resolve_with(
+    paths: &[PathBuf],
+    config: Option<&Path>,
+    isolated: bool,
+    overrides: &Overrides,
+) -> Result<Resolved, ConfigError> {
+    let config = if isolated {
+        None
+    } else if let Some(path) = config {
+        Some(cpycheck_config::load(path)?)
+    } else {
+        discover(paths)?
+    };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    Resolved::new(config.as_ref(), &overrides, &cwd)
+    Resolved::new(config.as_ref(), overrides, &cwd)
 }
 
 /// The configuration of the analysed paths: the first found upwards from each path. Paths
@@ -183,7 +202,7 @@ fn discover(paths: &[PathBuf]) -> Result<Option<ConfigFile>, ConfigError> {
 }
 
 /// A path for messages: relative to the current directory when it is under it.
-fn relative_display(path: &Path) -> String {
+pub(crate) fn relative_display(path: &Path) -> String {
     let cwd = std::env::current_dir()
         .map(|c| cpycheck_config::absolute(&c))
         .unwrap_or_default();

@@ -2,15 +2,11 @@
 
 use std::fmt::Write as _;
 
-use cpycheck_config::suppression::UNUSED_SUPPRESSION;
 use cpycheck_rules::RuleMeta;
 
-/// Every rule the CLI can report: the analysis rules, then the unused-suppression check.
+/// Every rule the CLI can report: the analysis rules, then the checks of the comments.
 pub fn all_rules() -> Vec<&'static RuleMeta> {
-    cpycheck_rules::all_rules()
-        .iter()
-        .chain(std::iter::once(&UNUSED_SUPPRESSION))
-        .collect()
+    cpycheck_config::known_rules().collect()
 }
 
 /// A rule by code (any case) or name.

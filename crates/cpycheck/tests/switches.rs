@@ -184,3 +184,171 @@ fn rule_docs_and_listing_say_which_rules_are_preview() {
     assert!(cpycheck_rules::rule("CPY103").unwrap().preview);
     assert!(!cpycheck_rules::rule("CPY201").unwrap().preview);
 }
+
+// ---- selection --------------------------------------------------------------------------
+
+/// `mod.c` (CPY103, CPY101) and the same leak in `gen/leak.c` and `build/leak.c`.
+fn selection_project(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    dir.write("mod.c", BORROWED_C);
+    dir.write("gen/leak.c", BORROWED_C);
+    dir.write("build/leak.c", BORROWED_C);
+    dir
+}
+
+/// `file code` of each diagnostic of a JSON run.
+fn located(run: &Run) -> Vec<String> {
+    run.json()["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["file"].as_str().unwrap(),
+                d["code"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn extend_select_ignore_and_exclude() {
+    let dir = selection_project("extend");
+    dir.write(
+        "cpycheck.toml",
+        "select = [\"CPY105\"]\nextend-select = [\"CPY101\"]\nexclude = [\"build\"]\n",
+    );
+    let json = |extra: &[&str]| {
+        run(
+            dir.path(),
+            &[&["check", "--format", "json"][..], extra].concat(),
+        )
+    };
+    // The configuration's extend-select adds to its select; `build` is excluded.
+    assert_eq!(located(&json(&[])), ["gen/leak.c CPY101", "mod.c CPY101"]);
+    // --extend-exclude adds to the configuration's exclude; --exclude replaces it.
+    assert_eq!(
+        located(&json(&["--extend-exclude", "gen"])),
+        ["mod.c CPY101"]
+    );
+    assert_eq!(
+        located(&json(&["--exclude", "gen"])),
+        ["build/leak.c CPY101", "mod.c CPY101"]
+    );
+    // --extend-ignore adds to the ignore list; --extend-select to --select.
+    let none = json(&["--extend-ignore", "reference-leak"]);
+    assert_eq!((none.code, located(&none)), (0, vec![]));
+    assert_eq!(
+        located(&json(&[
+            "--select",
+            "CPY105",
+            "--extend-select",
+            "CPY10",
+            "--preview",
+            "--extend-exclude",
+            "gen"
+        ])),
+        ["mod.c CPY103", "mod.c CPY101"]
+    );
+    // --select replaces the configuration's select and extend-select.
+    let replaced = json(&["--select", "CPY105"]);
+    assert_eq!((replaced.code, located(&replaced)), (0, vec![]));
+    // Unknown entries are errors naming the option or the key.
+    let bad = run(dir.path(), &["check", "--extend-select", "CPY999"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("`CPY999` in --extend-select"),
+        "{}",
+        bad.stderr
+    );
+    dir.write("cpycheck.toml", "extend-ignore = [\"nope\"]\n");
+    let bad = run(dir.path(), &["check"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("`nope` in `extend-ignore`"),
+        "{}",
+        bad.stderr
+    );
+    dir.write("cpycheck.toml", "extend-exclude = [\"a[\"]\n");
+    let bad = run(dir.path(), &["check"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("`extend-exclude`: bad glob"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn every_documented_code_is_selectable_and_comments_take_prefixes() {
+    let dir = TempDir::new("select-cpy001");
+    let source = BORROWED_C.replace(
+        "return PyNumber_Add(PyLong_FromLong(1), x);",
+        "return PyNumber_Add(PyLong_FromLong(1), x); // cpycheck: ignore[CPY1] legacy",
+    );
+    dir.write("mod.c", &source);
+    let json = |extra: &[&str]| {
+        run(
+            dir.path(),
+            &[&["check", "--format", "json"][..], extra].concat(),
+        )
+    };
+    // The prefix suppresses the leak and is not reported as unknown or unused.
+    let quiet = json(&["--warn-unused-ignores"]);
+    assert_eq!((quiet.code, quiet.codes()), (0, vec![]), "{}", quiet.stdout);
+    // CPY001 is selectable like any rule: selecting it turns the check on, ignoring it off.
+    let other = source.replace("ignore[CPY1] legacy", "ignore[CPY105]");
+    dir.write("mod.c", &other);
+    assert_eq!(
+        json(&["--extend-select", "CPY001"]).codes(),
+        ["CPY101", "CPY001"]
+    );
+    assert_eq!(json(&["--select", "CPY001"]).codes(), ["CPY001"]);
+    assert_eq!(
+        json(&["--select", "unused-suppression"]).codes(),
+        ["CPY001"]
+    );
+    assert_eq!(
+        json(&["--warn-unused-ignores", "--ignore", "CPY001"]).codes(),
+        ["CPY101"]
+    );
+    assert_eq!(json(&[]).codes(), ["CPY101"]);
+}
+
+#[test]
+fn debug_commands_honour_the_configuration() {
+    let dir = TempDir::new("debug-config");
+    dir.write(
+        "mod.c",
+        "#if PY_VERSION_HEX >= 0x030A0000\nint new_api(void) { return 1; }\n#else\nint old_api(void) { return 0; }\n#endif\n",
+    );
+    dir.write("cpycheck.toml", "python-version = \"3.9\"\n");
+    let configured = run(dir.path(), &["debug", "dump-model", "mod.c"]);
+    assert_eq!(configured.code, 0, "{}", configured.stderr);
+    assert!(
+        configured.stdout.contains("old_api"),
+        "{}",
+        configured.stdout
+    );
+    assert!(
+        !configured.stdout.contains("new_api"),
+        "{}",
+        configured.stdout
+    );
+    let isolated = run(dir.path(), &["debug", "dump-model", "--isolated", "mod.c"]);
+    assert!(isolated.stdout.contains("new_api"), "{}", isolated.stdout);
+    let flag = run(
+        dir.path(),
+        &["debug", "dump-cfg", "--python-version", "3.12", "mod.c"],
+    );
+    assert!(flag.stdout.contains("new_api"), "{}", flag.stdout);
+    dir.write("cpycheck.toml", "python-version = 3.9\n");
+    let bad = run(dir.path(), &["debug", "dump-tree", "mod.c"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("invalid configuration in") && bad.stderr.contains("cpycheck.toml"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -26,11 +26,17 @@ use serde::Deserialize;
 pub struct Options {
     /// Report only these rules: codes, code prefixes or rule names.
     pub select: Option<Vec<String>>,
+    /// Rules to report in addition to `select` (or to the default selection).
+    pub extend_select: Option<Vec<String>>,
     /// Do not report these rules.
     pub ignore: Option<Vec<String>>,
+    /// Rules not to report, in addition to `ignore`.
+    pub extend_ignore: Option<Vec<String>>,
     /// Glob patterns of files and directories not to analyse, relative to the directory of
     /// the configuration file.
     pub exclude: Option<Vec<String>>,
+    /// Patterns not to analyse, in addition to `exclude`.
+    pub extend_exclude: Option<Vec<String>>,
     /// Target Python version, `"X.Y"`.
     #[serde(default, deserialize_with = "version_string")]
     pub python_version: Option<String>,

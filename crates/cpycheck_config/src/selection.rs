@@ -1,6 +1,8 @@
 //! `select` / `ignore` (command line and configuration) and `per-file-ignores`: which
 //! rules' diagnostics are reported.
 
+use cpycheck_rules::RuleMeta;
+
 /// Rule selection by code or code prefix. The most specific (longest) matching entry
 /// decides; on a tie `--ignore` wins. Without `--select` every rule is selected. Preview
 /// rules are reported only when preview is on (`--preview`, `preview = true`), as in ruff:
@@ -8,6 +10,8 @@
 #[derive(Debug, Default)]
 pub struct RuleFilter {
     select: Vec<String>,
+    /// `extend-select`: added to `select`, or to the default selection.
+    extend: Vec<String>,
     ignore: Vec<String>,
     preview: bool,
 }
@@ -23,6 +27,7 @@ impl RuleFilter {
         Ok(RuleFilter {
             select: normalise(select, select_origin)?,
             ignore: normalise(ignore, ignore_origin)?,
+            extend: Vec::new(),
             preview: false,
         })
     }
@@ -31,9 +36,34 @@ impl RuleFilter {
     pub fn from_normalised(select: Vec<String>, ignore: Vec<String>) -> RuleFilter {
         RuleFilter {
             select,
+            extend: Vec::new(),
             ignore,
             preview: false,
         }
+    }
+
+    /// The same filter with `extend-select` entries (already normalised).
+    pub fn with_extend(mut self, extend: Vec<String>) -> RuleFilter {
+        self.extend = extend;
+        self
+    }
+
+    /// Whether a select or extend-select entry names `code` (it or a prefix of it).
+    pub fn names(&self, code: &str) -> bool {
+        self.select
+            .iter()
+            .chain(&self.extend)
+            .any(|e| code.starts_with(e.as_str()))
+    }
+
+    /// Whether an ignore entry names `code`.
+    pub fn ignores(&self, code: &str) -> bool {
+        self.ignore.iter().any(|e| code.starts_with(e.as_str()))
+    }
+
+    /// The extend-select entries.
+    pub fn extended(&self) -> &[String] {
+        &self.extend
     }
 
     /// The same filter with preview rules on (`true`) or off.
@@ -76,9 +106,9 @@ impl RuleFilter {
                 .max()
         };
         let selected = if self.select.is_empty() {
-            Some(0)
+            Some(longest(&self.extend).unwrap_or(0))
         } else {
-            longest(&self.select)
+            longest(&self.select).max(longest(&self.extend))
         };
         match (selected, longest(&self.ignore)) {
             (None, _) => false,
@@ -95,13 +125,29 @@ pub fn is_preview(code: &str) -> bool {
 
 /// The code of the rule that `entry` names: a full code (any case) or a rule name.
 pub fn rule_code(entry: &str) -> Option<&'static str> {
-    cpycheck_rules::rule(entry.trim()).map(|r| r.code)
+    known_rules()
+        .find(|r| r.code.eq_ignore_ascii_case(entry.trim()) || r.name == entry.trim())
+        .map(|r| r.code)
+}
+
+/// The code or code prefix that `entry` names, normalised (upper case; a rule name becomes
+/// its code), as `--select` accepts it: what a suppression comment's entry covers.
+pub fn rule_prefix(entry: &str) -> Option<String> {
+    normalise(&[entry.to_string()], "").ok()?.pop()
+}
+
+/// Every code the CLI reports: the analysis rules and the checks of the comments
+/// themselves (`CPY001`, ...).
+pub fn known_rules() -> impl Iterator<Item = &'static RuleMeta> {
+    cpycheck_rules::all_rules()
+        .iter()
+        .chain(crate::suppression::PSEUDO_RULES.iter())
 }
 
 /// Normalises code prefixes and rule names to upper-case code prefixes, rejecting entries
 /// that match no rule; `origin` says where they came from, for the error.
 pub fn normalise(entries: &[String], origin: &str) -> Result<Vec<String>, String> {
-    let rules = cpycheck_rules::all_rules();
+    let rules: Vec<&RuleMeta> = known_rules().collect();
     entries
         .iter()
         .map(|entry| entry.trim())
@@ -130,6 +176,7 @@ mod tests {
         RuleFilter {
             select: select.iter().map(|s| s.to_string()).collect(),
             ignore: ignore.iter().map(|s| s.to_string()).collect(),
+            extend: Vec::new(),
             preview: true,
         }
     }

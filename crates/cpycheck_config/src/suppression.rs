@@ -43,6 +43,9 @@ Py_DECREF(result);
     preview: false,
 };
 
+/// The checks of the comments themselves, reported like rules (and selectable by code).
+pub static PSEUDO_RULES: &[RuleMeta] = &[UNUSED_SUPPRESSION];
+
 /// Which rules a suppression names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SuppressedRules {
@@ -243,13 +246,13 @@ pub struct Applied {
 ///
 /// `dropped` are the diagnostics the rule selection removed before: a suppression that
 /// matches one of them is not unused (the finding is still there), but they are not
-/// counted as suppressed. `is_rule(entry)` returns the code of a known rule for a code or
-/// name written in a comment. With `warn_unused`, comments that matched nothing, and
+/// counted as suppressed. `is_rule(entry)` returns the code or code prefix (`CPY1`) that a
+/// code, prefix or name written in a comment stands for. With `warn_unused`, comments that matched nothing, and
 /// entries naming no rule, are reported.
 pub fn apply(
     report: &mut FileReport,
     dropped: &[Diagnostic],
-    is_rule: &dyn Fn(&str) -> Option<&'static str>,
+    is_rule: &dyn Fn(&str) -> Option<String>,
     warn_unused: bool,
 ) -> Applied {
     let syntax = CommentSyntax::for_path(&report.path);
@@ -266,7 +269,7 @@ pub fn apply(
 
     // For each suppression and each of its entries (or the whole comment for a bare
     // `ignore`): whether it matched something.
-    let resolved: Vec<Vec<(String, Option<&'static str>)>> = suppressions
+    let resolved: Vec<Vec<(String, Option<String>)>> = suppressions
         .iter()
         .map(|s| match &s.rules {
             SuppressedRules::All => vec![],
@@ -297,7 +300,7 @@ pub fn apply(
                 }
                 SuppressedRules::Codes(_) => {
                     for (j, (_, code)) in resolved[k].iter().enumerate() {
-                        if *code == Some(d.code) {
+                        if code.as_deref().is_some_and(|p| d.code.starts_with(p)) {
                             used[k][j] = true;
                             hit = true;
                         }
@@ -477,12 +480,33 @@ mod tests {
         }
     }
 
-    fn known(entry: &str) -> Option<&'static str> {
+    fn known(entry: &str) -> Option<String> {
         match entry.to_ascii_uppercase().as_str() {
-            "CPY101" | "REFERENCE-LEAK" => Some("CPY101"),
-            "CPY105" => Some("CPY105"),
+            "CPY101" | "REFERENCE-LEAK" => Some("CPY101".into()),
+            "CPY105" => Some("CPY105".into()),
+            "CPY1" => Some("CPY1".into()),
             _ => None,
         }
+    }
+
+    #[test]
+    fn a_code_prefix_suppresses_the_rules_it_starts() {
+        let src = "a(); // cpycheck: ignore[CPY1]\nb();\n";
+        let mut report = FileReport {
+            source: src.into(),
+            diagnostics: vec![
+                diagnostic("CPY101", src, 1),
+                diagnostic("CPY105", src, 1),
+                diagnostic("CPY201", src, 1),
+                diagnostic("CPY101", src, 2),
+            ],
+            ..FileReport::default()
+        };
+        let applied = apply(&mut report, &[], &known, true);
+        assert_eq!(applied.suppressed, 2);
+        let left: Vec<_> = report.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(left, vec!["CPY201", "CPY101"]);
+        assert!(applied.unused.is_empty());
     }
 
     #[test]
