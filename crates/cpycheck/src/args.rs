@@ -135,6 +135,19 @@ pub struct CheckArgs {
     #[arg(long)]
     pub statistics: bool,
 
+    /// Print the files that would be analysed, one per line, and exit
+    #[arg(long, conflicts_with = "show_settings")]
+    pub show_files: bool,
+
+    /// Print the settings in force (configuration file, rules reported, exclusions) and exit
+    #[arg(long)]
+    pub show_settings: bool,
+
+    /// After the findings, list the functions that were not analysed (with the reason) and
+    /// the files with functions analysed incompletely
+    #[arg(long)]
+    pub show_skipped: bool,
+
     /// Print diagnostics and errors only, without the summary or a progress bar
     #[arg(long, short)]
     pub quiet: bool,

@@ -138,6 +138,17 @@ pub fn check_paths(
     }
 }
 
+/// The files a run would analyse (`--show-files`), in output order.
+pub fn files(paths: &[PathBuf], resolved: &Arc<Resolved>) -> Vec<String> {
+    collect_inputs(paths, resolved)
+        .into_iter()
+        .filter_map(|input| match input {
+            Input::File { display, .. } => Some(display),
+            Input::Error { .. } => None,
+        })
+        .collect()
+}
+
 /// The indices of `inputs`, largest file first (ties and unreadable files in input order).
 fn largest_first_order(inputs: &[Input]) -> Vec<usize> {
     let size = |input: &Input| match input {
@@ -215,7 +226,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Keeps the diagnostics the rule selection and `per-file-ignores` allow, then applies the
 /// file's suppression comments to them. Returns the number of suppressed findings.
 fn filter_and_suppress(report: &mut FileReport, resolved: &Resolved) -> usize {
-    let path = Path::new(&report.path);
+    let path = PathBuf::from(&report.path);
+    let path = path.as_path();
     let (kept, dropped): (Vec<Diagnostic>, Vec<Diagnostic>) =
         std::mem::take(&mut report.diagnostics)
             .into_iter()
@@ -228,6 +240,12 @@ fn filter_and_suppress(report: &mut FileReport, resolved: &Resolved) -> usize {
         resolved.warn_unused_ignores,
     );
     report.diagnostics.extend(applied.unused);
+    report.diagnostics.extend(
+        applied
+            .invalid
+            .into_iter()
+            .filter(|d| resolved.allows(path, d.code)),
+    );
     report.sort();
     applied.suppressed
 }

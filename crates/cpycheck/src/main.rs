@@ -7,6 +7,7 @@
 mod args;
 mod check;
 mod debug;
+mod explain;
 mod headers;
 mod isolation;
 mod output;
@@ -70,10 +71,27 @@ fn run_check(args: &CheckArgs) -> ExitCode {
     for warning in &resolved.warnings {
         output::stderr(&format!("warning: {warning}\n"));
     }
+    if args.show_settings {
+        output::stdout(&explain::settings(&resolved, !args.no_headers));
+        return ExitCode::SUCCESS;
+    }
+    if args.show_files {
+        let files = check::files(&args.paths, &resolved);
+        output::stdout(&files.iter().map(|f| format!("{f}\n")).collect::<String>());
+        if files.is_empty() {
+            let reason = explain::no_files_reason(&args.paths, &resolved);
+            output::stderr(&format!("warning: {reason}\n"));
+        }
+        return ExitCode::SUCCESS;
+    }
     isolation::install_panic_hook();
     let progress = progress::Progress::new(std::io::stderr().is_terminal() && !args.quiet);
     let outcome = check::check_paths(&args.paths, &resolved, &progress, !args.no_headers);
     let reports = outcome.reports;
+    if reports.is_empty() {
+        let reason = explain::no_files_reason(&args.paths, &resolved);
+        output::stderr(&format!("warning: {reason}\n"));
+    }
     let stats = RunStats {
         suppressed: outcome.suppressed,
         elapsed: Some(started.elapsed()),
@@ -118,6 +136,9 @@ fn run_check(args: &CheckArgs) -> ExitCode {
                 output::stdout(&body);
             }
             output::stderr(&cpycheck_report::render_errors(&reports, &err_opts));
+            if args.show_skipped {
+                output::stdout(&explain::skipped(&reports));
+            }
             if !args.quiet || args.statistics {
                 output::stdout(&cpycheck_report::render_summary(&reports, &stats, &opts));
             }

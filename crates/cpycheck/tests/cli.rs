@@ -974,10 +974,15 @@ fn rule_all_lists_every_rule() {
     assert_eq!(run.code, 0);
     let rules = cpycheck_rules::all_rules();
     let lines: Vec<&str> = run.stdout.lines().collect();
-    // The analysis rules, then the unused-suppression check.
-    assert_eq!(lines.len(), rules.len() + 1);
+    // The analysis rules, then the checks of the comments.
+    assert_eq!(lines.len(), rules.len() + 2);
     assert!(
         lines[rules.len()].starts_with("CPY001  unused-suppression"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[rules.len() + 1].starts_with("CPY002  invalid-directive"),
         "{}",
         run.stdout
     );

@@ -352,3 +352,168 @@ fn debug_commands_honour_the_configuration() {
         bad.stderr
     );
 }
+
+// ---- runs that analyse nothing, and what was left out -----------------------------------
+
+#[test]
+fn zero_files_is_a_warning_naming_the_reason() {
+    let reason = |dir: &TempDir, args: &[&str]| {
+        let r = run(dir.path(), &[&["check", "-q"][..], args].concat());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stderr
+    };
+    let empty = TempDir::new("zero-empty");
+    empty.write("notes.txt", "hello");
+    assert!(
+        reason(&empty, &[])
+            .contains("warning: no files analysed: no `.c`, `.h`, `.pyx` or `.pxd` files under ."),
+        "{}",
+        reason(&empty, &[])
+    );
+    let cpp = TempDir::new("zero-cpp");
+    cpp.write("src/ext.cpp", "int x;\n");
+    cpp.write("src/ext.hpp", "int y;\n");
+    assert!(
+        reason(&cpp, &[]).contains("only C++ files were found under . (2)"),
+        "{}",
+        reason(&cpp, &[])
+    );
+    let excluded = TempDir::new("zero-excluded");
+    excluded.write("proj/cpycheck.toml", "exclude = [\"src\"]\n");
+    excluded.write("proj/src/a.c", BORROWED_C);
+    let stderr = reason(&excluded, &["proj"]);
+    assert!(
+        stderr.contains(
+            "all 1 C and Cython file(s) under proj are excluded by `exclude` in proj/cpycheck.toml"
+        ),
+        "{stderr}"
+    );
+    let ignored = TempDir::new("zero-gitignore");
+    ignored.write(".gitignore", "*.c\n");
+    ignored.write("src/a.c", BORROWED_C);
+    let stderr = reason(&ignored, &["src"]);
+    assert!(
+        stderr.contains("are ignored by .gitignore or .ignore files"),
+        "{stderr}"
+    );
+    // A run that analysed something says nothing of the kind.
+    let r = run(excluded.path(), &["check", "-q", "--isolated", "proj"]);
+    assert!(!r.stderr.contains("no files analysed"), "{}", r.stderr);
+}
+
+#[test]
+fn show_files_and_show_settings() {
+    let dir = selection_project("show");
+    dir.write(
+        "cpycheck.toml",
+        "exclude = [\"build\"]\nextend-select = [\"CPY001\"]\npython-version = \"3.10\"\n",
+    );
+    let files = run(dir.path(), &["check", "--show-files"]);
+    assert_eq!(
+        (files.code, files.stdout.as_str()),
+        (0, "gen/leak.c\nmod.c\n")
+    );
+    let files = run(
+        dir.path(),
+        &["check", "--show-files", "--extend-exclude", "gen"],
+    );
+    assert_eq!(files.stdout, "mod.c\n");
+
+    let settings = run(dir.path(), &["check", "--show-settings", "--preview"]);
+    assert_eq!(settings.code, 0);
+    for line in [
+        "configuration file: cpycheck.toml\n",
+        "python-version: 3.10\n",
+        "preview: true\n",
+        "extend-select: [CPY001]\n",
+        "exclude: [build]\n",
+        "warn-unused-ignores: true\n",
+        "  CPY103  release-of-borrowed (preview)\n",
+        "  CPY001  unused-suppression\n",
+    ] {
+        assert!(
+            settings.stdout.contains(line),
+            "{line:?} in\n{}",
+            settings.stdout
+        );
+    }
+    let isolated = run(
+        dir.path(),
+        &["check", "--show-settings", "--isolated", "--ignore", "CPY1"],
+    );
+    assert!(
+        isolated.stdout.contains("configuration file: none"),
+        "{}",
+        isolated.stdout
+    );
+    assert!(!isolated.stdout.contains("CPY101"), "{}", isolated.stdout);
+    assert!(
+        isolated.stdout.contains("  CPY201  unchecked-null\n"),
+        "{}",
+        isolated.stdout
+    );
+    assert!(!isolated.stdout.contains("CPY103"), "{}", isolated.stdout);
+}
+
+#[test]
+fn show_skipped_lists_the_functions_not_analysed() {
+    let dir = TempDir::new("show-skipped");
+    dir.write(
+        "mod.c",
+        "#include <Python.h>\n\nstatic PyObject *\nbroken(PyObject *self)\n{\n    if (x {\n        return NULL;\n    }\n}\n\nstatic PyObject *\nfine(PyObject *self)\n{\n    Py_RETURN_NONE;\n}\n",
+    );
+    let r = run(dir.path(), &["check", "--show-skipped", "-q"]);
+    assert!(
+        r.stdout.contains("mod.c:4:1: skipped `broken`: ")
+            || r.stdout.contains("mod.c:3:1: skipped `broken`: "),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("`fine`"), "{}", r.stdout);
+    let clean = TempDir::new("show-skipped-clean");
+    clean.write("mod.c", "static int counter = 0;\n");
+    let r = run(clean.path(), &["check", "--show-skipped", "-q"]);
+    assert_eq!(
+        r.stdout,
+        "No function was skipped or analysed incompletely.\n"
+    );
+}
+
+#[test]
+fn directives_ignore_file_and_invalid_ones() {
+    let dir = TempDir::new("directives");
+    dir.write(
+        "mod.c",
+        format!("/* cpycheck: ignore-file[CPY101] generated */\n{BORROWED_C}"),
+    );
+    let r = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!((r.code, r.codes()), (0, vec![]), "{}", r.stdout);
+    dir.write("mod.c", format!("// CPYCHECK: IGNORE-FILE\n{BORROWED_C}"));
+    assert_eq!(run(dir.path(), &["check", "-q"]).code, 0);
+    dir.write(
+        "mod.c",
+        format!("// cpycheck: ignored[CPY101]\n{BORROWED_C}"),
+    );
+    let r = run(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(r.codes(), ["CPY002", "CPY101"], "{}", r.stdout);
+    assert!(
+        r.json()["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown directive `cpycheck: ignored`"),
+        "{}",
+        r.stdout
+    );
+    // CPY002 is a rule like the others: it can be ignored.
+    let r = run(
+        dir.path(),
+        &["check", "--format", "json", "--ignore", "CPY002"],
+    );
+    assert_eq!(r.codes(), ["CPY101"]);
+    let rule = run(dir.path(), &["rule", "invalid-directive"]);
+    assert!(
+        rule.stdout.starts_with("# CPY002: invalid-directive"),
+        "{}",
+        rule.stdout
+    );
+}
