@@ -77,8 +77,23 @@ pub struct CheckArgs {
     pub paths: Vec<PathBuf>,
 
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, alias = "output-format", value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Write the report to this file instead of stdout (no colour); errors and warnings
+    /// still go to stderr
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// Exit with status 0 even when there are findings or files that could not be analysed
+    /// (usage, configuration and internal errors still exit with 2)
+    #[arg(long)]
+    pub exit_zero: bool,
+
+    /// Read one file's source from stdin and report it under this name (which also picks
+    /// the C or Cython reader and the configuration); the paths are not read
+    #[arg(long, value_name = "PATH")]
+    pub stdin_filename: Option<PathBuf>,
 
     /// Target Python version (`X.Y`), for `#if PY_VERSION_HEX` and versioned APIs
     ///
@@ -168,6 +183,10 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for GitHub code scanning and other CI dashboards
     Sarif,
+    /// GitHub Actions workflow commands (`::warning file=...`), shown on pull requests
+    Github,
+    /// GitLab Code Quality JSON (`codequality` report artifact)
+    Gitlab,
 }
 
 #[derive(Debug, clap::Args)]

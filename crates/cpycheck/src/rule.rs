@@ -83,9 +83,53 @@ mod tests {
                 at += found + heading.len();
             }
             assert!(!rule.summary().is_empty(), "{}", rule.code);
+            assert_complete_sentence(rule.code, rule.summary());
             assert!(render_rule(rule).ends_with(&docs), "{}", rule.code);
             assert_eq!(find_rule(rule.code).map(|r| r.code), Some(rule.code));
             assert_eq!(find_rule(rule.name).map(|r| r.code), Some(rule.code));
         }
+    }
+
+    /// A summary is shown alone (`rule --all`, SARIF's `shortDescription`, GitHub's alert
+    /// title): it must not stop mid-sentence.
+    fn assert_complete_sentence(code: &str, summary: &str) {
+        let trimmed = summary.trim_end();
+        for bad_end in [
+            ",", ":", ";", "(", "e.g", "i.e", "..", " and", " or", " the", " a",
+        ] {
+            assert!(
+                !trimmed.ends_with(bad_end),
+                "{code}: summary ends with {bad_end:?}: {summary}"
+            );
+        }
+        assert_eq!(
+            trimmed.matches('`').count() % 2,
+            0,
+            "{code}: unbalanced `: {summary}"
+        );
+        assert_eq!(
+            trimmed.matches('(').count(),
+            trimmed.matches(')').count(),
+            "{code}: unbalanced (): {summary}"
+        );
+        assert!(
+            trimmed.starts_with(|c: char| c.is_ascii_uppercase()),
+            "{code}: {summary}"
+        );
+    }
+
+    #[test]
+    fn summaries_of_the_rules_that_were_cut_are_whole() {
+        let summary = |code| find_rule(code).unwrap().summary();
+        assert!(
+            summary("CPY301").ends_with("or a setter)"),
+            "{}",
+            summary("CPY301")
+        );
+        assert!(
+            summary("CPY105").ends_with("the other stealing calls)"),
+            "{}",
+            summary("CPY105")
+        );
     }
 }

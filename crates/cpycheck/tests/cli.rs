@@ -266,12 +266,12 @@ fn quiet_omits_the_summary() {
 }
 
 #[test]
-fn file_errors_exit_2_and_findings_are_still_reported() {
+fn file_errors_exit_1_and_findings_are_still_reported() {
     let dir = TempDir::new("errors-and-findings");
     dir.write("leak.c", LEAK_C);
     dir.write("bin.c", b"\x7fELF\0\0\0binary");
     let run = run(dir.path(), &["check"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1);
     assert!(run.stdout.contains("warning[CPY101]"), "{}", run.stdout);
     assert!(
         run.stdout.contains("1 file could not be analysed"),
@@ -306,7 +306,7 @@ fn json_schema() {
     dir.write("src/clean.c", CLEAN_C);
     dir.write("bad.c", b"\0\0\0");
     let run = run(dir.path(), &["check", "--format", "json"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
         run.stderr, "",
         "JSON output reports errors in the document only"
@@ -639,7 +639,7 @@ fn unreadable_files_become_errors_and_the_run_continues() {
     let permissions_apply = std::fs::read(&locked).is_err();
 
     let run = run(dir.path(), &["check", "--format", "json"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1);
     let json = run.json();
     let mut expected_errors = vec!["dangling.c".to_string()];
     if permissions_apply {
@@ -696,7 +696,7 @@ fn binary_files_are_errors() {
     dir.write("blob.c", b"int x;\0\x01\x02\xff");
     dir.write("fine.c", CLEAN_C);
     let run = run(dir.path(), &["check", "--format", "json"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1);
     let json = run.json();
     assert_eq!(error_files(&json), ["blob.c"]);
     assert!(
@@ -1075,7 +1075,7 @@ fn sarif_format_is_valid_and_matches_json() {
     assert!(errors.is_empty(), "{errors:#?}");
     let driver = &log["runs"][0]["tool"]["driver"];
     let rules = driver["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), cpycheck_rules::all_rules().len() + 1);
+    assert_eq!(rules.len(), cpycheck_rules::all_rules().len() + 2);
     for (rule, meta) in rules.iter().zip(cpycheck_rules::all_rules()) {
         assert_eq!(rule["id"], meta.code);
         let help = rule["help"]["markdown"].as_str().unwrap();
@@ -1109,7 +1109,7 @@ fn sarif_reports_unanalysable_files_as_notifications() {
     dir.write("leak.c", LEAK_C);
     dir.write("bin.c", b"\x7fELF\0");
     let run = run(dir.path(), &["check", "--format", "sarif"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1);
     let log = run.json();
     assert!(sarif_validator().is_valid(&log));
     let invocation = &log["runs"][0]["invocations"][0];

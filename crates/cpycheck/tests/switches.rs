@@ -517,3 +517,268 @@ fn directives_ignore_file_and_invalid_ones() {
         rule.stdout
     );
 }
+
+// ---- formats and output switches --------------------------------------------------------
+
+/// Decodes a GitHub workflow command's escaped property or message.
+fn github_unescape(text: &str) -> String {
+    text.replace("%0D", "\r")
+        .replace("%0A", "\n")
+        .replace("%3A", ":")
+        .replace("%2C", ",")
+        .replace("%25", "%")
+}
+
+#[test]
+fn github_format_is_workflow_commands() {
+    let dir = TempDir::new("github");
+    // A path with the characters GitHub's syntax escapes, and a non-ASCII comment before
+    // the finding on its line: columns count characters.
+    let source = BORROWED_C.replace(
+        "    return PyNumber_Add(PyLong_FromLong(1), x);",
+        "/*é*/return PyNumber_Add(PyLong_FromLong(1), x);",
+    );
+    dir.write("a,b:c%.c", &source);
+    dir.write("bin.c", b"\0");
+    let r = run(dir.path(), &["check", "--output-format", "github"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    // https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions
+    // `::{command} {key}={value},{key}={value}::{message}`: no unescaped `,` or `:` in
+    // a value, no newline anywhere.
+    let warning = lines
+        .iter()
+        .find(|l| l.starts_with("::warning "))
+        .expect("a warning");
+    let (props, message) = warning["::warning ".len()..].split_once("::").unwrap();
+    let props: Vec<(&str, &str)> = props
+        .split(',')
+        .map(|p| p.split_once('=').expect("key=value"))
+        .collect();
+    let keys: Vec<&str> = props.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        keys,
+        ["file", "line", "col", "endLine", "endColumn", "title"]
+    );
+    let value = |k: &str| github_unescape(props.iter().find(|(key, _)| *key == k).unwrap().1);
+    assert_eq!(value("file"), "a,b:c%.c");
+    assert_eq!(value("line"), "16");
+    // `/*é*/` is 6 bytes, 5 characters: the statement starts at character column 6 (byte
+    // column 7).
+    assert_eq!(value("col"), "6");
+    assert_eq!(value("title"), "CPY101 (reference-leak)");
+    assert!(
+        github_unescape(message).ends_with("is leaked [CPY101]"),
+        "{message}"
+    );
+    let error = lines
+        .iter()
+        .find(|l| l.starts_with("::error "))
+        .expect("an error");
+    assert!(
+        error.starts_with("::error file=bin.c,title=cpycheck::bin.c%3A ")
+            || error.starts_with("::error file=bin.c,title=cpycheck::bin.c: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn gitlab_format_is_code_quality_json() {
+    let dir = TempDir::new("gitlab");
+    dir.write("mod.c", BORROWED_C);
+    // The same leak twice on one line: two issues, two fingerprints.
+    dir.write(
+        "twice.c",
+        "#include <Python.h>\nstatic PyObject *\nf(PyObject *m, PyObject *a)\n{\n    return PyNumber_Subtract(PyLong_FromLong(1), PyLong_FromLong(2));\n}\nstatic PyMethodDef methods[] = {{\"f\", f, METH_O, \"\"}, {NULL, NULL, 0, NULL}};\n",
+    );
+    let r = run(dir.path(), &["check", "--format", "gitlab"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let issues = r.json();
+    let issues = issues.as_array().expect("a JSON array");
+    assert_eq!(issues.len(), 3, "{}", r.stdout);
+    // https://docs.gitlab.com/ci/testing/code_quality/#code-quality-report-format
+    let mut fingerprints = std::collections::BTreeSet::new();
+    for issue in issues {
+        assert!(issue["description"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(
+            issue["check_name"]
+                .as_str()
+                .unwrap()
+                .starts_with("cpycheck:CPY")
+        );
+        let fp = issue["fingerprint"].as_str().unwrap();
+        assert_eq!(fp.len(), 16);
+        assert!(
+            fingerprints.insert(fp.to_string()),
+            "duplicate fingerprint {fp}"
+        );
+        assert!(
+            ["info", "minor", "major", "critical", "blocker"]
+                .contains(&issue["severity"].as_str().unwrap())
+        );
+        let path = issue["location"]["path"].as_str().unwrap();
+        assert!(!path.starts_with('/') && std::path::Path::new(path).is_relative());
+        let begin = issue["location"]["lines"]["begin"].as_u64().unwrap();
+        assert!(begin >= 1);
+        assert!(issue["location"]["lines"]["end"].as_u64().unwrap() >= begin);
+    }
+    // Stable from run to run.
+    assert_eq!(
+        run(dir.path(), &["check", "--format", "gitlab"]).stdout,
+        r.stdout
+    );
+}
+
+#[test]
+fn exit_zero_and_output_file() {
+    let dir = TempDir::new("exit-zero");
+    dir.write("mod.c", BORROWED_C);
+    let r = run(dir.path(), &["check", "-q", "--exit-zero"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("warning[CPY101]"), "{}", r.stdout);
+    // A usage error is still 2.
+    assert_eq!(
+        run(dir.path(), &["check", "--exit-zero", "--select", "CPY999"]).code,
+        2
+    );
+
+    let r = run(
+        dir.path(),
+        &["check", "--format", "json", "--output-file", "report.json"],
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (1, ""));
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["diagnostics"][0]["code"], "CPY101");
+    let r = run(
+        dir.path(),
+        &["check", "--output-file", "no/such/dir/out.txt"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("error: cannot write no/such/dir/out.txt"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn stdin_filename_reads_one_file_from_stdin() {
+    let dir = TempDir::new("stdin");
+    dir.write("pkg/cpycheck.toml", "ignore = [\"CPY105\"]\n");
+    let r = run_stdin(
+        dir.path(),
+        &["check", "--format", "json", "--stdin-filename", "pkg/mod.c"],
+        BORROWED_C,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.json()["diagnostics"][0]["file"], "pkg/mod.c");
+    assert_eq!(r.codes(), ["CPY101"]);
+    // The name's configuration applies.
+    dir.write("pkg/cpycheck.toml", "ignore = [\"CPY101\"]\n");
+    let r = run_stdin(
+        dir.path(),
+        &["check", "-q", "--stdin-filename", "pkg/mod.c"],
+        BORROWED_C,
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // The name picks the Cython reader.
+    let pyx =
+        "cdef extern from *:\n    void keep(void *data)\n\ndef f(obj):\n    keep(<void*>obj)\n";
+    let r = run_stdin(
+        dir.path(),
+        &[
+            "check",
+            "--format",
+            "json",
+            "--preview",
+            "--stdin-filename",
+            "escape.pyx",
+        ],
+        pyx,
+    );
+    assert_eq!(r.codes(), ["CPY502"], "{}", r.stdout);
+}
+
+#[test]
+fn one_unanalysable_file_among_others_exits_1_and_is_named() {
+    let dir = TempDir::new("odd-file");
+    dir.write("clean.c", "static int counter = 0;\n");
+    dir.write("blob.c", b"int x;\0");
+    let r = run(dir.path(), &["check", "-q"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("error: blob.c: "), "{}", r.stderr);
+    assert_eq!(run(dir.path(), &["check", "-q", "--exit-zero"]).code, 0);
+    // Nothing analysable at all is an error.
+    let r = run(dir.path(), &["check", "-q", "blob.c"]);
+    assert_eq!(r.code, 2);
+}
+
+// ---- the README's example output --------------------------------------------------------
+
+/// Where the README's example starts: the line before its fenced block.
+const README_EXAMPLE: &str = "An excerpt of `cpycheck check examples/`:\n\n```\n";
+
+/// The README's excerpt of `cpycheck check examples/`: the first finding of each rule, then
+/// the summary. Set `CPYCHECK_UPDATE_README=1` to rewrite the README from the output
+/// instead of comparing.
+#[test]
+fn readme_example_output_is_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let r = run(&root, &["check", "examples/"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // Findings are blocks that start with `warning[`; the summary follows the last one.
+    let mut excerpt = String::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut keep = false;
+    let mut summary = String::new();
+    for line in r.stdout.lines() {
+        if let Some(rest) = line.strip_prefix("warning[") {
+            keep = seen.insert(rest.split(']').next().unwrap().to_string());
+        } else if line.starts_with("Found ")
+            || line
+                .split_once("  CPY")
+                .is_some_and(|(n, _)| n.parse::<usize>().is_ok())
+        {
+            keep = false;
+            summary.push_str(line);
+            summary.push('\n');
+            continue;
+        }
+        if keep {
+            excerpt.push_str(line);
+            excerpt.push('\n');
+        }
+    }
+    excerpt.push_str(&summary);
+    let readme_path = root.join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let start = readme.find(README_EXAMPLE).expect("the example's heading") + README_EXAMPLE.len();
+    let end = start
+        + readme[start..]
+            .find("```\n")
+            .expect("the end of the example");
+    if std::env::var_os("CPYCHECK_UPDATE_README").is_some() {
+        let updated = format!("{}{excerpt}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&readme_path, updated).unwrap();
+        return;
+    }
+    // The run time differs from run to run.
+    let strip_time = |text: &str| -> String {
+        text.lines()
+            .map(|l| match l.rfind(", ") {
+                Some(i) if l.starts_with("Found ") && l.ends_with("s)") => {
+                    format!("{})\n", &l[..i])
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip_time(&readme[start..end]),
+        strip_time(&excerpt),
+        "the README's example is stale: run this test with CPYCHECK_UPDATE_README=1"
+    );
+}
