@@ -4,10 +4,12 @@
 //! - `codegen`: regenerate `crates/cpycheck_contracts/src/generated.rs` from the contract data.
 //! - `codegen --check`: fail if the committed file is out of date.
 //! - `oracle`: compile and run every fixture against python3.11-dbg (see `fixtures/README.md`).
+//! - `test`: the whole test suite, prerequisites checked (and Cython provisioned) first.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod oracle;
+mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +22,7 @@ usage: cargo xtask <command>
 commands:
   codegen [--check]   regenerate the API contracts table (--check: only verify it is current)
   oracle [--help]     compile and run every fixture, prove leaks/crashes/clean twins
+  test [--static]     every test (--no-fail-fast), after checking the prerequisites
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("codegen") => codegen(&args[1..]),
         Some("oracle") => oracle::run(&args[1..]),
+        Some("test") => test::run(&args[1..]),
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             Ok(())

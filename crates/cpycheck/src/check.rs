@@ -18,6 +18,10 @@ use crate::progress::Progress;
 /// contains this value panics inside the per-file wrapper, to prove per-file isolation.
 pub const TEST_PANIC_ENV: &str = "CPYCHECK_TEST_PANIC_ON";
 
+/// How the error of a file whose analysis panicked starts (the exit status tells it from
+/// the errors of the input).
+pub const INTERNAL_ERROR: &str = "internal error";
+
 /// When set to `1`, each file's analysis time is measured and shown in the JSON statistics
 /// (off by default: timings make the output differ from run to run).
 pub const TIMINGS_ENV: &str = "CPYCHECK_TIMINGS";
@@ -138,6 +142,68 @@ pub fn check_paths(
     }
 }
 
+/// Analyses one file's source read from stdin, reported under `name` (`--stdin-filename`):
+/// `name` picks the C or Cython reader and the folder the package headers are looked up
+/// from, as if the file were there.
+pub fn check_stdin(
+    name: &Path,
+    bytes: Vec<u8>,
+    resolved: &Arc<Resolved>,
+    headers: bool,
+) -> Outcome {
+    let display = name.to_string_lossy().into_owned();
+    let settings = &resolved.settings;
+    let mut report = if bytes.contains(&0) {
+        error_report(
+            &display,
+            "binary input (contains NUL bytes); not analysed".into(),
+        )
+    } else {
+        let base = name.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+        let cache = headers.then(HeaderCache::default);
+        isolation::catch(|| {
+            let none = ExternalSummaries::default();
+            let (report, _) = match &cache {
+                Some(cache) => {
+                    let includes = cache.for_file(name, &base);
+                    cpycheck_rules::check_file_with(&display, &bytes, settings, &none, &includes)
+                }
+                None => cpycheck_rules::check_file_with(
+                    &display,
+                    &bytes,
+                    settings,
+                    &none,
+                    &cpycheck_source::NoIncludes,
+                ),
+            };
+            report
+        })
+        .unwrap_or_else(|panic| {
+            error_report(
+                &display,
+                format!("{INTERNAL_ERROR}: {panic}; this is a bug in cpycheck, please report it"),
+            )
+        })
+    };
+    report.path.clone_from(&display);
+    let suppressed = filter_and_suppress(&mut report, resolved);
+    Outcome {
+        reports: vec![report],
+        suppressed,
+    }
+}
+
+/// The files a run would analyse (`--show-files`), in output order.
+pub fn files(paths: &[PathBuf], resolved: &Arc<Resolved>) -> Vec<String> {
+    collect_inputs(paths, resolved)
+        .into_iter()
+        .filter_map(|input| match input {
+            Input::File { display, .. } => Some(display),
+            Input::Error { .. } => None,
+        })
+        .collect()
+}
+
 /// The indices of `inputs`, largest file first (ties and unreadable files in input order).
 fn largest_first_order(inputs: &[Input]) -> Vec<usize> {
     let size = |input: &Input| match input {
@@ -215,7 +281,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Keeps the diagnostics the rule selection and `per-file-ignores` allow, then applies the
 /// file's suppression comments to them. Returns the number of suppressed findings.
 fn filter_and_suppress(report: &mut FileReport, resolved: &Resolved) -> usize {
-    let path = Path::new(&report.path);
+    let path = PathBuf::from(&report.path);
+    let path = path.as_path();
     let (kept, dropped): (Vec<Diagnostic>, Vec<Diagnostic>) =
         std::mem::take(&mut report.diagnostics)
             .into_iter()
@@ -224,10 +291,16 @@ fn filter_and_suppress(report: &mut FileReport, resolved: &Resolved) -> usize {
     let applied = suppression::apply(
         report,
         &dropped,
-        &cpycheck_config::rule_code,
+        &cpycheck_config::rule_prefix,
         resolved.warn_unused_ignores,
     );
     report.diagnostics.extend(applied.unused);
+    report.diagnostics.extend(
+        applied
+            .invalid
+            .into_iter()
+            .filter(|d| resolved.allows(path, d.code)),
+    );
     report.sort();
     applied.suppressed
 }
@@ -397,7 +470,7 @@ fn analyse(
                 path: display.clone(),
                 source: String::from_utf8_lossy(&bytes).into_owned(),
                 error: Some(format!(
-                    "internal error: {panic}; this is a bug in cpycheck, please report it \
+                    "{INTERNAL_ERROR}: {panic}; this is a bug in cpycheck, please report it \
                      (set {}=1 for a backtrace)",
                     isolation::BACKTRACE_ENV
                 )),
@@ -444,7 +517,7 @@ fn reanalyse(
         path: input.display().to_string(),
         source,
         error: Some(format!(
-            "internal error: {panic}; this is a bug in cpycheck, please report it \
+            "{INTERNAL_ERROR}: {panic}; this is a bug in cpycheck, please report it \
                  (set {}=1 for a backtrace)",
             isolation::BACKTRACE_ENV
         )),

@@ -20,6 +20,25 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
         | DebugCommand::Headers(args) => args,
         DebugCommand::UnknownApis(args) => return Ok(crate::unknown_apis::run(args)),
     };
+    let overrides = cpycheck_config::Overrides {
+        python_version: args.python_version,
+        ..cpycheck_config::Overrides::default()
+    };
+    let resolved = crate::resolve_with(
+        std::slice::from_ref(&args.file),
+        args.config.as_deref(),
+        args.isolated,
+        &overrides,
+    )
+    .map_err(|err| match &err.path {
+        Some(path) => format!(
+            "invalid configuration in {}:\n{}",
+            crate::relative_display(path),
+            err.message
+        ),
+        None => err.message,
+    })?;
+    let settings = resolved.settings;
     let display = args.file.display();
     let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
     let cache = HeaderCache::default();
@@ -30,10 +49,6 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
     } else {
         &file_includes
     };
-    let settings = cpycheck_rules::Settings {
-        python_version: args.python_version,
-        ..cpycheck_rules::Settings::default()
-    };
     match command {
         DebugCommand::Cfg(_) => return Ok(cpycheck_rules::dump_cfg(&bytes, &settings, includes)),
         DebugCommand::Summaries(_) => {
@@ -42,7 +57,7 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
         _ => {}
     }
     let options = PrepOptions {
-        python_version: args.python_version,
+        python_version: settings.python_version,
     };
     let prepared =
         prepare_with(&bytes, &options, includes).map_err(|e| format!("{display}: {e}"))?;

@@ -2,15 +2,11 @@
 
 use std::fmt::Write as _;
 
-use cpycheck_config::suppression::UNUSED_SUPPRESSION;
 use cpycheck_rules::RuleMeta;
 
-/// Every rule the CLI can report: the analysis rules, then the unused-suppression check.
+/// Every rule the CLI can report: the analysis rules, then the checks of the comments.
 pub fn all_rules() -> Vec<&'static RuleMeta> {
-    cpycheck_rules::all_rules()
-        .iter()
-        .chain(std::iter::once(&UNUSED_SUPPRESSION))
-        .collect()
+    cpycheck_config::known_rules().collect()
 }
 
 /// A rule by code (any case) or name.
@@ -24,7 +20,10 @@ pub fn find_rule(code_or_name: &str) -> Option<&'static RuleMeta> {
 pub fn render_rule(rule: &RuleMeta) -> String {
     let mut out = format!("# {}: {}\n\n", rule.code, rule.name);
     if rule.preview {
-        out.push_str("This rule is in preview.\n\n");
+        out.push_str(
+            "This rule is in preview: it is reported only with `--preview` (or \
+             `preview = true` in the configuration).\n\n",
+        );
     }
     out.push_str(&docs_markdown(rule));
     out
@@ -84,9 +83,53 @@ mod tests {
                 at += found + heading.len();
             }
             assert!(!rule.summary().is_empty(), "{}", rule.code);
+            assert_complete_sentence(rule.code, rule.summary());
             assert!(render_rule(rule).ends_with(&docs), "{}", rule.code);
             assert_eq!(find_rule(rule.code).map(|r| r.code), Some(rule.code));
             assert_eq!(find_rule(rule.name).map(|r| r.code), Some(rule.code));
         }
+    }
+
+    /// A summary is shown alone (`rule --all`, SARIF's `shortDescription`, GitHub's alert
+    /// title): it must not stop mid-sentence.
+    fn assert_complete_sentence(code: &str, summary: &str) {
+        let trimmed = summary.trim_end();
+        for bad_end in [
+            ",", ":", ";", "(", "e.g", "i.e", "..", " and", " or", " the", " a",
+        ] {
+            assert!(
+                !trimmed.ends_with(bad_end),
+                "{code}: summary ends with {bad_end:?}: {summary}"
+            );
+        }
+        assert_eq!(
+            trimmed.matches('`').count() % 2,
+            0,
+            "{code}: unbalanced `: {summary}"
+        );
+        assert_eq!(
+            trimmed.matches('(').count(),
+            trimmed.matches(')').count(),
+            "{code}: unbalanced (): {summary}"
+        );
+        assert!(
+            trimmed.starts_with(|c: char| c.is_ascii_uppercase()),
+            "{code}: {summary}"
+        );
+    }
+
+    #[test]
+    fn summaries_of_the_rules_that_were_cut_are_whole() {
+        let summary = |code| find_rule(code).unwrap().summary();
+        assert!(
+            summary("CPY301").ends_with("or a setter)"),
+            "{}",
+            summary("CPY301")
+        );
+        assert!(
+            summary("CPY105").ends_with("the other stealing calls)"),
+            "{}",
+            summary("CPY105")
+        );
     }
 }

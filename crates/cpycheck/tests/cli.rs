@@ -266,12 +266,12 @@ fn quiet_omits_the_summary() {
 }
 
 #[test]
-fn file_errors_exit_2_and_findings_are_still_reported() {
+fn file_errors_exit_1_and_findings_are_still_reported() {
     let dir = TempDir::new("errors-and-findings");
     dir.write("leak.c", LEAK_C);
     dir.write("bin.c", b"\x7fELF\0\0\0binary");
     let run = run(dir.path(), &["check"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1);
     assert!(run.stdout.contains("warning[CPY101]"), "{}", run.stdout);
     assert!(
         run.stdout.contains("1 file could not be analysed"),
@@ -306,7 +306,7 @@ fn json_schema() {
     dir.write("src/clean.c", CLEAN_C);
     dir.write("bad.c", b"\0\0\0");
     let run = run(dir.path(), &["check", "--format", "json"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
         run.stderr, "",
         "JSON output reports errors in the document only"
@@ -538,7 +538,7 @@ fn directories_are_walked_for_cython_files() {
         b"cdef class Holder:\n    cdef object value\n",
     );
     dir.write("pkg/notes.pyi", b"\0");
-    let run = run(dir.path(), &["check", "--format", "json"]);
+    let run = run(dir.path(), &["check", "--preview", "--format", "json"]);
     let json = run.json();
     assert_eq!(error_files(&json), Vec::<String>::new());
     assert_eq!(json["files_analyzed"], 2);
@@ -555,13 +555,13 @@ fn a_cython_module_is_read_with_its_companion_pxd() {
     let pyx = "cdef class Slots:\n    def __dealloc__(self):\n        release(self.context.imp)\n";
     dir.write("pkg/slots.pyx", pyx);
     // Alone, `context` is not known to be an object attribute: nothing is reported.
-    let alone = run(dir.path(), &["check", "--format", "json"]);
+    let alone = run(dir.path(), &["check", "--preview", "--format", "json"]);
     assert_eq!(codes(&alone), Vec::<String>::new(), "{}", alone.stdout);
     dir.write(
         "pkg/slots.pxd",
         "cdef class Context:\n    cdef void *imp\n\ncdef class Slots:\n    cdef Context context\n",
     );
-    let both = run(dir.path(), &["check", "--format", "json"]);
+    let both = run(dir.path(), &["check", "--preview", "--format", "json"]);
     assert_eq!(
         codes(&both),
         vec!["pkg/slots.pyx CPY501"],
@@ -574,7 +574,7 @@ fn a_cython_module_is_read_with_its_companion_pxd() {
         "pkg/slots.pxd",
         "cdef class Context:\n    cdef void *imp\n\n@cython.no_gc_clear\ncdef class Slots:\n    cdef Context context\n",
     );
-    let fixed = run(dir.path(), &["check", "--format", "json"]);
+    let fixed = run(dir.path(), &["check", "--preview", "--format", "json"]);
     assert_eq!(codes(&fixed), Vec::<String>::new(), "{}", fixed.stdout);
 }
 
@@ -639,7 +639,7 @@ fn unreadable_files_become_errors_and_the_run_continues() {
     let permissions_apply = std::fs::read(&locked).is_err();
 
     let run = run(dir.path(), &["check", "--format", "json"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1);
     let json = run.json();
     let mut expected_errors = vec!["dangling.c".to_string()];
     if permissions_apply {
@@ -696,7 +696,7 @@ fn binary_files_are_errors() {
     dir.write("blob.c", b"int x;\0\x01\x02\xff");
     dir.write("fine.c", CLEAN_C);
     let run = run(dir.path(), &["check", "--format", "json"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1);
     let json = run.json();
     assert_eq!(error_files(&json), ["blob.c"]);
     assert!(
@@ -974,10 +974,15 @@ fn rule_all_lists_every_rule() {
     assert_eq!(run.code, 0);
     let rules = cpycheck_rules::all_rules();
     let lines: Vec<&str> = run.stdout.lines().collect();
-    // The analysis rules, then the unused-suppression check.
-    assert_eq!(lines.len(), rules.len() + 1);
+    // The analysis rules, then the checks of the comments.
+    assert_eq!(lines.len(), rules.len() + 2);
     assert!(
         lines[rules.len()].starts_with("CPY001  unused-suppression"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[rules.len() + 1].starts_with("CPY002  invalid-directive"),
         "{}",
         run.stdout
     );
@@ -1070,7 +1075,7 @@ fn sarif_format_is_valid_and_matches_json() {
     assert!(errors.is_empty(), "{errors:#?}");
     let driver = &log["runs"][0]["tool"]["driver"];
     let rules = driver["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), cpycheck_rules::all_rules().len() + 1);
+    assert_eq!(rules.len(), cpycheck_rules::all_rules().len() + 2);
     for (rule, meta) in rules.iter().zip(cpycheck_rules::all_rules()) {
         assert_eq!(rule["id"], meta.code);
         let help = rule["help"]["markdown"].as_str().unwrap();
@@ -1104,7 +1109,7 @@ fn sarif_reports_unanalysable_files_as_notifications() {
     dir.write("leak.c", LEAK_C);
     dir.write("bin.c", b"\x7fELF\0");
     let run = run(dir.path(), &["check", "--format", "sarif"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 1);
     let log = run.json();
     assert!(sarif_validator().is_valid(&log));
     let invocation = &log["runs"][0]["invocations"][0];
@@ -1520,7 +1525,7 @@ fn cython_sources_take_hash_suppression_comments() {
     let source =
         "cdef extern from *:\n    void keep(void *data)\n\ndef f(obj):\n    keep(<void*>obj)\n";
     dir.write("escape.pyx", source);
-    let before = run(dir.path(), &["check", "--format", "json"]);
+    let before = run(dir.path(), &["check", "--preview", "--format", "json"]);
     assert_eq!(codes(&before), vec!["escape.pyx CPY502"]);
     // On the line itself, or alone on the line before; a `//` comment is not one in Cython.
     for (from, to) in [
@@ -1536,7 +1541,13 @@ fn cython_sources_take_hash_suppression_comments() {
         dir.write("escape.pyx", source.replace(from, to));
         let r = run(
             dir.path(),
-            &["check", "--format", "json", "--warn-unused-ignores"],
+            &[
+                "check",
+                "--preview",
+                "--format",
+                "json",
+                "--warn-unused-ignores",
+            ],
         );
         assert_eq!(
             (r.code, codes(&r)),
@@ -1552,7 +1563,7 @@ fn cython_sources_take_hash_suppression_comments() {
             "keep(<void*>obj)  // cpycheck: ignore\n",
         ),
     );
-    assert_eq!(run(dir.path(), &["check", "-q"]).code, 1);
+    assert_eq!(run(dir.path(), &["check", "--preview", "-q"]).code, 1);
 }
 
 #[test]

@@ -19,4 +19,4 @@ pub use discovery::{
 pub use options::Options;
 pub use python_version::{PYTHON_VERSIONS, parse_python_version};
 pub use resolve::{DEFAULT_PYTHON_VERSION, Overrides, Resolved};
-pub use selection::{RuleFilter, rule_code};
+pub use selection::{RuleFilter, known_rules, rule_code, rule_prefix};

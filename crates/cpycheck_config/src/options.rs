@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// exclude = ["build", "vendor/**/*.c"]
 /// python-version = "3.9"
 /// warn-unused-ignores = true
+/// preview = true
 ///
 /// [per-file-ignores]
 /// "src/generated/*.c" = ["CPY101"]
@@ -25,11 +26,17 @@ use serde::Deserialize;
 pub struct Options {
     /// Report only these rules: codes, code prefixes or rule names.
     pub select: Option<Vec<String>>,
+    /// Rules to report in addition to `select` (or to the default selection).
+    pub extend_select: Option<Vec<String>>,
     /// Do not report these rules.
     pub ignore: Option<Vec<String>>,
+    /// Rules not to report, in addition to `ignore`.
+    pub extend_ignore: Option<Vec<String>>,
     /// Glob patterns of files and directories not to analyse, relative to the directory of
     /// the configuration file.
     pub exclude: Option<Vec<String>>,
+    /// Patterns not to analyse, in addition to `exclude`.
+    pub extend_exclude: Option<Vec<String>>,
     /// Target Python version, `"X.Y"`.
     #[serde(default, deserialize_with = "version_string")]
     pub python_version: Option<String>,
@@ -37,6 +44,8 @@ pub struct Options {
     pub per_file_ignores: Option<BTreeMap<String, Vec<String>>>,
     /// Report suppression comments that suppressed nothing.
     pub warn_unused_ignores: Option<bool>,
+    /// Report the preview rules too (off by default).
+    pub preview: Option<bool>,
     /// Ownership contracts of the project's own functions: a string of comma-separated
     /// words or a list of words (`returns-new`, `steals(item)`, ...). Kept as TOML values
     /// here so that a bad entry is reported with its key.

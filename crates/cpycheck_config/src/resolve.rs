@@ -10,6 +10,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use crate::discovery::{ConfigError, ConfigFile, absolute};
 use crate::python_version::parse_python_version;
 use crate::selection::{RuleFilter, normalise};
+use crate::suppression::UNUSED_SUPPRESSION;
 
 /// The default target Python version.
 pub const DEFAULT_PYTHON_VERSION: (u8, u8) = (3, 13);
@@ -21,9 +22,15 @@ pub struct Overrides {
     pub select: Option<Vec<String>>,
     pub ignore: Option<Vec<String>>,
     pub exclude: Option<Vec<String>>,
+    /// `--extend-select`, `--extend-ignore`, `--extend-exclude`: added to the lists.
+    pub extend_select: Vec<String>,
+    pub extend_ignore: Vec<String>,
+    pub extend_exclude: Vec<String>,
     pub python_version: Option<(u8, u8)>,
     /// `--warn-unused-ignores`: turns the check on whatever the configuration says.
     pub warn_unused_ignores: bool,
+    /// `--preview`: turns the preview rules on whatever the configuration says.
+    pub preview: bool,
 }
 
 /// Everything a run needs to know, with the configuration's patterns compiled.
@@ -35,10 +42,15 @@ pub struct Resolved {
     pub settings: cpycheck_rules::Settings,
     pub filter: RuleFilter,
     pub warn_unused_ignores: bool,
+    /// Things the user should know that are not errors (a preview rule selected without
+    /// preview), for the CLI to print as warnings.
+    pub warnings: Vec<String>,
     /// The directory relative patterns are relative to: the configuration file's, or the
     /// current directory.
     root: PathBuf,
     exclude: PathMatcher,
+    /// The `exclude` patterns in force, as written (for `--show-settings`).
+    pub exclude_patterns: Vec<String>,
     per_file_ignores: Vec<(PathMatcher, Vec<String>)>,
 }
 
@@ -62,25 +74,68 @@ impl Resolved {
         };
 
         // Each list is validated where it came from, so the error names the option or key.
-        let select = match &overrides.select {
-            Some(codes) => normalise(codes, "--select").map_err(on_cli)?,
-            None => normalise(options.select.as_deref().unwrap_or_default(), "`select`")
-                .map_err(in_file)?,
+        // A command-line list replaces the configuration's list and its `extend-` list;
+        // the `--extend-` options add to whatever is left.
+        let file_list = |list: &Option<Vec<String>>, key: &str| {
+            normalise(list.as_deref().unwrap_or_default(), &format!("`{key}`")).map_err(in_file)
         };
-        let ignore = match &overrides.ignore {
-            Some(codes) => normalise(codes, "--ignore").map_err(on_cli)?,
-            None => normalise(options.ignore.as_deref().unwrap_or_default(), "`ignore`")
-                .map_err(in_file)?,
+        let cli_list = |list: &[String], flag: &str| normalise(list, flag).map_err(on_cli);
+        let (select, mut extend_select) = match &overrides.select {
+            Some(codes) => (cli_list(codes, "--select")?, Vec::new()),
+            None => (
+                file_list(&options.select, "select")?,
+                file_list(&options.extend_select, "extend-select")?,
+            ),
         };
-        let filter = RuleFilter::from_normalised(select, ignore);
-
-        let exclude = match &overrides.exclude {
-            Some(patterns) => {
-                PathMatcher::new(patterns).map_err(|m| on_cli(format!("--exclude: {m}")))?
+        extend_select.extend(cli_list(&overrides.extend_select, "--extend-select")?);
+        let mut ignore = match &overrides.ignore {
+            Some(codes) => cli_list(codes, "--ignore")?,
+            None => {
+                let mut both = file_list(&options.ignore, "ignore")?;
+                both.extend(file_list(&options.extend_ignore, "extend-ignore")?);
+                both
             }
-            None => PathMatcher::new(options.exclude.as_deref().unwrap_or_default())
-                .map_err(|m| in_file(format!("`exclude`: {m}")))?,
         };
+        ignore.extend(cli_list(&overrides.extend_ignore, "--extend-ignore")?);
+
+        let preview = overrides.preview || options.preview.unwrap_or(false);
+        let mut warnings = Vec::new();
+        if !preview {
+            for code in select
+                .iter()
+                .chain(&extend_select)
+                .filter(|c| crate::selection::is_preview(c))
+            {
+                warnings.push(format!(
+                    "{code} is a preview rule: it is not reported without `--preview` \
+                     (or `preview = true` in the configuration)"
+                ));
+            }
+        }
+        let filter = RuleFilter::from_normalised(select, ignore)
+            .with_extend(extend_select)
+            .with_preview(preview);
+
+        // Exclude patterns, each list checked on its own so that the error names it.
+        let mut exclude_patterns: Vec<String> = Vec::new();
+        let file_patterns = |list: &Option<Vec<String>>, key: &str| {
+            let list = list.clone().unwrap_or_default();
+            PathMatcher::new(&list).map_err(|m| in_file(format!("`{key}`: {m}")))?;
+            Ok::<_, ConfigError>(list)
+        };
+        let cli_patterns = |list: &[String], flag: &str| {
+            PathMatcher::new(list).map_err(|m| on_cli(format!("{flag}: {m}")))?;
+            Ok::<_, ConfigError>(list.to_vec())
+        };
+        match &overrides.exclude {
+            Some(patterns) => exclude_patterns.extend(cli_patterns(patterns, "--exclude")?),
+            None => {
+                exclude_patterns.extend(file_patterns(&options.exclude, "exclude")?);
+                exclude_patterns.extend(file_patterns(&options.extend_exclude, "extend-exclude")?);
+            }
+        }
+        exclude_patterns.extend(cli_patterns(&overrides.extend_exclude, "--extend-exclude")?);
+        let exclude = PathMatcher::new(&exclude_patterns).map_err(on_cli)?;
 
         let python_version = match (overrides.python_version, &options.python_version) {
             (Some(version), _) => version,
@@ -110,9 +165,15 @@ impl Resolved {
                 python_version,
                 contracts,
             },
+            // `CPY001` is reported when asked for by the option, or selected by its code
+            // (`--extend-select CPY001`, as ruff's `RUF100`), and not ignored.
+            warn_unused_ignores: (overrides.warn_unused_ignores
+                || options.warn_unused_ignores.unwrap_or(false)
+                || filter.names(UNUSED_SUPPRESSION.code))
+                && !filter.ignores(UNUSED_SUPPRESSION.code),
             filter,
-            warn_unused_ignores: overrides.warn_unused_ignores
-                || options.warn_unused_ignores.unwrap_or(false),
+            exclude_patterns,
+            warnings,
             root: config.map_or_else(|| absolute(cwd), |c| c.dir().to_path_buf()),
             config_path,
             exclude,
@@ -294,6 +355,8 @@ exclude = ["build"]
             exclude: Some(vec![]),
             python_version: Some((3, 12)),
             warn_unused_ignores: true,
+            preview: true,
+            ..Overrides::default()
         };
         let r = resolved(text, &overrides).unwrap();
         assert_eq!(r.settings.python_version, (3, 12));

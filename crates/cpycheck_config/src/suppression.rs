@@ -43,6 +43,37 @@ Py_DECREF(result);
     preview: false,
 };
 
+/// A `cpycheck:` comment that is not a directive cpycheck knows, so it would do nothing.
+/// Reported by default.
+pub const INVALID_DIRECTIVE: RuleMeta = RuleMeta {
+    code: "CPY002",
+    name: "invalid-directive",
+    docs: "## What it does
+Reports a comment that starts with `cpycheck:` but is not a directive cpycheck knows: a
+misspelt `ignore` (`ignored`, `ignore_file`), an `ignore[` list without its `]`, or, in C,
+a contract comment whose `cpycheck:` is not written in lower case (contract comments with
+unknown words are reported as errors of the file).
+
+## Why is this bad?
+A directive that is not recognised does nothing, silently: the finding it was meant to
+suppress is still reported, or the suppression the author thinks is in place is not.
+
+## Example
+```c
+Py_DECREF(self);  // cpycheck: ignored[CPY103]
+```
+
+## Use instead
+```c
+Py_DECREF(self);  // cpycheck: ignore[CPY103]
+```
+",
+    preview: false,
+};
+
+/// The checks of the comments themselves, reported like rules (and selectable by code).
+pub static PSEUDO_RULES: &[RuleMeta] = &[UNUSED_SUPPRESSION, INVALID_DIRECTIVE];
+
 /// Which rules a suppression names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SuppressedRules {
@@ -64,14 +95,32 @@ pub struct Suppression {
     /// Whether the comment is alone on its line (only whitespace before it), so that it
     /// also applies to the next line.
     pub own_line: bool,
+    /// `cpycheck: ignore-file`: applies to the whole file.
+    pub file_level: bool,
     pub rules: SuppressedRules,
 }
 
 impl Suppression {
     /// Whether a diagnostic starting on `line` is covered by this comment's position.
     fn covers_line(&self, line: usize) -> bool {
-        (self.line..=self.end_line).contains(&line) || (self.own_line && line == self.end_line + 1)
+        self.file_level
+            || (self.line..=self.end_line).contains(&line)
+            || (self.own_line && line == self.end_line + 1)
     }
+}
+
+/// What the body of a comment says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Directive {
+    /// Not a `cpycheck:` comment, or a contract comment (read by the rules crate).
+    None,
+    /// `ignore...` (`file_level` for `ignore-file...`).
+    Ignore {
+        rules: SuppressedRules,
+        file_level: bool,
+    },
+    /// A `cpycheck:` comment that does nothing, and why.
+    Invalid(String),
 }
 
 /// The comment syntax of a file, chosen by its extension.
@@ -111,7 +160,9 @@ pub fn parse_suppressions_in(source: &str, syntax: CommentSyntax) -> Vec<Suppres
     found
         .into_iter()
         .filter_map(|(start, end, body)| {
-            let rules = parse_directive(body)?;
+            let Directive::Ignore { rules, file_level } = parse_directive(body, syntax) else {
+                return None;
+            };
             let (line, _) = index.line_col(start as u32);
             let (end_line, _) = index.line_col(end.saturating_sub(1).max(start) as u32);
             let line_start = index.line_start(line).map_or(0, |s| s as usize);
@@ -121,37 +172,106 @@ pub fn parse_suppressions_in(source: &str, syntax: CommentSyntax) -> Vec<Suppres
                 line,
                 end_line,
                 own_line,
+                file_level,
                 rules,
             })
         })
         .collect()
 }
 
+/// The `cpycheck:` comments of a file that are not directives cpycheck knows: their spans
+/// and what is wrong.
+pub fn invalid_directives(source: &str, syntax: CommentSyntax) -> Vec<(Span, String)> {
+    let found = match syntax {
+        CommentSyntax::C => comments(source),
+        CommentSyntax::Python => python_comments(source),
+    };
+    found
+        .into_iter()
+        .filter_map(|(start, end, body)| match parse_directive(body, syntax) {
+            Directive::Invalid(why) => Some((Span::new(start, end), why)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Parses the body of a comment: `cpycheck: ignore`, `cpycheck: ignore[CPY101, CPY105]`,
-/// each optionally followed by free text. `None` when the comment is not a suppression.
-fn parse_directive(body: &str) -> Option<SuppressedRules> {
-    let rest = body.trim_start().strip_prefix("cpycheck:")?.trim_start();
-    let rest = rest.strip_prefix("ignore")?;
-    if let Some(list) = rest.strip_prefix('[') {
-        let inner = match list.find(']') {
-            Some(close) => &list[..close],
-            // An unterminated list: take what there is, so a typo is reported rather
-            // than silently suppressing everything.
-            None => list,
+/// `cpycheck: ignore-file`, `cpycheck: ignore-file[CPY101]`, each optionally followed by
+/// free text. `cpycheck:`, `ignore` and `ignore-file` are read in any case.
+fn parse_directive(body: &str, syntax: CommentSyntax) -> Directive {
+    const MARKER: &str = "cpycheck:";
+    let body = body.trim_start();
+    let Some(marker) = body.get(..MARKER.len()) else {
+        return Directive::None;
+    };
+    if !marker.eq_ignore_ascii_case(MARKER) {
+        return Directive::None;
+    }
+    let rest = body[MARKER.len()..].trim_start();
+    let word_end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .unwrap_or(rest.len());
+    let word = rest[..word_end].to_ascii_lowercase();
+    let after = &rest[word_end..];
+    let file_level = match word.as_str() {
+        "ignore" => false,
+        "ignore-file" => true,
+        _ if word.starts_with("ignore") => {
+            let shown = rest[..word_end].to_string();
+            return Directive::Invalid(format!(
+                "unknown directive `cpycheck: {shown}` (did you mean `cpycheck: ignore` or \
+                 `cpycheck: ignore-file`?)"
+            ));
+        }
+        // A contract comment: C only, read (and its words checked) by the rules crate,
+        // which needs `cpycheck:` in lower case.
+        _ if syntax == CommentSyntax::C => {
+            if marker == MARKER {
+                return Directive::None;
+            }
+            return Directive::Invalid(format!(
+                "`{marker}` must be written `cpycheck:` (in lower case) for a contract comment"
+            ));
+        }
+        _ => {
+            let shown = rest.split_whitespace().next().unwrap_or("");
+            return Directive::Invalid(format!(
+                "unknown directive `cpycheck: {shown}` (Cython sources take `cpycheck: ignore` \
+                 and `cpycheck: ignore-file`)"
+            ));
+        }
+    };
+    if let Some(list) = after.strip_prefix('[') {
+        let Some(close) = list.find(']') else {
+            return Directive::Invalid(format!(
+                "`{}[` has no closing `]`: it suppresses nothing",
+                &rest[..word_end]
+            ));
         };
-        let codes = inner
+        let codes = list[..close]
             .split(',')
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_string)
             .collect();
-        return Some(SuppressedRules::Codes(codes));
+        return Directive::Ignore {
+            rules: SuppressedRules::Codes(codes),
+            file_level,
+        };
     }
-    // `ignore` must be a whole word: `ignore-foo` or `ignored` are not directives.
-    match rest.chars().next() {
-        None => Some(SuppressedRules::All),
-        Some(c) if c.is_whitespace() => Some(SuppressedRules::All),
-        Some(_) => None,
+    match after.chars().next() {
+        None => {}
+        Some(c) if c.is_whitespace() => {}
+        Some(_) => {
+            return Directive::Invalid(format!(
+                "malformed directive `cpycheck: {}`",
+                rest.split_whitespace().next().unwrap_or("")
+            ));
+        }
+    }
+    Directive::Ignore {
+        rules: SuppressedRules::All,
+        file_level,
     }
 }
 
@@ -234,6 +354,9 @@ fn python_comments(source: &str) -> Vec<(usize, usize, &str)> {
 pub struct Applied {
     /// Diagnostics removed by a suppression.
     pub suppressed: usize,
+    /// One [`INVALID_DIRECTIVE`] diagnostic per `cpycheck:` comment that is not a directive
+    /// cpycheck knows (always made; the caller applies the rule selection).
+    pub invalid: Vec<Diagnostic>,
     /// One [`UNUSED_SUPPRESSION`] diagnostic per comment (or part of a comment) that
     /// suppressed nothing, when asked for.
     pub unused: Vec<Diagnostic>,
@@ -243,19 +366,40 @@ pub struct Applied {
 ///
 /// `dropped` are the diagnostics the rule selection removed before: a suppression that
 /// matches one of them is not unused (the finding is still there), but they are not
-/// counted as suppressed. `is_rule(entry)` returns the code of a known rule for a code or
-/// name written in a comment. With `warn_unused`, comments that matched nothing, and
+/// counted as suppressed. `is_rule(entry)` returns the code or code prefix (`CPY1`) that a
+/// code, prefix or name written in a comment stands for. With `warn_unused`, comments that matched nothing, and
 /// entries naming no rule, are reported.
 pub fn apply(
     report: &mut FileReport,
     dropped: &[Diagnostic],
-    is_rule: &dyn Fn(&str) -> Option<&'static str>,
+    is_rule: &dyn Fn(&str) -> Option<String>,
     warn_unused: bool,
 ) -> Applied {
     let syntax = CommentSyntax::for_path(&report.path);
+    let invalid: Vec<Diagnostic> = invalid_directives(&report.source, syntax)
+        .into_iter()
+        .map(|(span, message)| Diagnostic {
+            code: INVALID_DIRECTIVE.code,
+            rule: INVALID_DIRECTIVE.name,
+            severity: Severity::Warning,
+            message,
+            span,
+            function: None,
+            labels: Vec::new(),
+            help: Some(
+                "write `cpycheck: ignore[CODES]` for a line, `cpycheck: ignore-file` for the file"
+                    .to_string(),
+            ),
+            notes: Vec::new(),
+            trace: Vec::new(),
+        })
+        .collect();
     let suppressions = parse_suppressions_in(&report.source, syntax);
     if suppressions.is_empty() {
-        return Applied::default();
+        return Applied {
+            invalid,
+            ..Applied::default()
+        };
     }
     let index = LineIndex::new(&report.source);
     let line_of = |d: &Diagnostic| {
@@ -266,7 +410,7 @@ pub fn apply(
 
     // For each suppression and each of its entries (or the whole comment for a bare
     // `ignore`): whether it matched something.
-    let resolved: Vec<Vec<(String, Option<&'static str>)>> = suppressions
+    let resolved: Vec<Vec<(String, Option<String>)>> = suppressions
         .iter()
         .map(|s| match &s.rules {
             SuppressedRules::All => vec![],
@@ -297,7 +441,7 @@ pub fn apply(
                 }
                 SuppressedRules::Codes(_) => {
                     for (j, (_, code)) in resolved[k].iter().enumerate() {
-                        if *code == Some(d.code) {
+                        if code.as_deref().is_some_and(|p| d.code.starts_with(p)) {
                             used[k][j] = true;
                             hit = true;
                         }
@@ -321,6 +465,7 @@ pub fn apply(
     report.diagnostics = kept;
     let mut applied = Applied {
         suppressed: before - report.diagnostics.len(),
+        invalid,
         unused: Vec::new(),
     };
     if !warn_unused {
@@ -457,7 +602,65 @@ mod tests {
         ] {
             let _ = parse_suppressions(src);
         }
-        assert_eq!(rules("/* cpycheck: ignore[CPY101").len(), 1);
+        // An unterminated list suppresses nothing, and is reported.
+        assert_eq!(rules("/* cpycheck: ignore[CPY101").len(), 0);
+        assert_eq!(
+            invalid_directives("/* cpycheck: ignore[CPY101", CommentSyntax::C).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn ignore_file_upper_case_and_invalid_directives() {
+        let src = "// CPYCHECK: IGNORE-FILE[CPY101]\n\
+                   a(); /* Cpycheck: Ignore */\n\
+                   b(); // cpycheck: ignored[CPY101]\n\
+                   c(); // cpycheck: ignore_file\n\
+                   d(); // cpycheck: ignore:CPY101\n\
+                   /* CPYCHECK: returns-new */\n\
+                   /* cpycheck: returns-new */\n\
+                   // cpycheck is great\n";
+        let found: Vec<_> = parse_suppressions(src)
+            .into_iter()
+            .map(|s| (s.line, s.file_level, s.rules))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (1, true, codes(&["CPY101"])),
+                (2, false, SuppressedRules::All),
+            ]
+        );
+        let invalid: Vec<_> = invalid_directives(src, CommentSyntax::C)
+            .into_iter()
+            .map(|(span, why)| (LineIndex::new(src).line_col(span.start).0, why))
+            .collect();
+        let lines: Vec<usize> = invalid.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![3, 4, 5, 6], "{invalid:?}");
+        assert!(invalid[0].1.contains("`cpycheck: ignored`"), "{invalid:?}");
+        assert!(invalid[3].1.contains("lower case"), "{invalid:?}");
+        // In Cython, only the ignore forms are directives.
+        let pyx = "x = 1  # cpycheck: returns-new\n# cpycheck: ignore-file\n";
+        assert_eq!(invalid_directives(pyx, CommentSyntax::Python).len(), 1);
+        assert!(parse_suppressions_in(pyx, CommentSyntax::Python)[0].file_level);
+    }
+
+    #[test]
+    fn ignore_file_covers_every_line() {
+        let src = "a();\nb(); // cpycheck: ignore-file[CPY101] generated code\nc();\n";
+        let mut report = FileReport {
+            source: src.into(),
+            diagnostics: vec![
+                diagnostic("CPY101", src, 1),
+                diagnostic("CPY105", src, 1),
+                diagnostic("CPY101", src, 3),
+            ],
+            ..FileReport::default()
+        };
+        let applied = apply(&mut report, &[], &known, true);
+        assert_eq!(applied.suppressed, 2);
+        let left: Vec<_> = report.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(left, vec!["CPY105"]);
     }
 
     fn diagnostic(code: &'static str, source: &str, line: usize) -> Diagnostic {
@@ -477,12 +680,33 @@ mod tests {
         }
     }
 
-    fn known(entry: &str) -> Option<&'static str> {
+    fn known(entry: &str) -> Option<String> {
         match entry.to_ascii_uppercase().as_str() {
-            "CPY101" | "REFERENCE-LEAK" => Some("CPY101"),
-            "CPY105" => Some("CPY105"),
+            "CPY101" | "REFERENCE-LEAK" => Some("CPY101".into()),
+            "CPY105" => Some("CPY105".into()),
+            "CPY1" => Some("CPY1".into()),
             _ => None,
         }
+    }
+
+    #[test]
+    fn a_code_prefix_suppresses_the_rules_it_starts() {
+        let src = "a(); // cpycheck: ignore[CPY1]\nb();\n";
+        let mut report = FileReport {
+            source: src.into(),
+            diagnostics: vec![
+                diagnostic("CPY101", src, 1),
+                diagnostic("CPY105", src, 1),
+                diagnostic("CPY201", src, 1),
+                diagnostic("CPY101", src, 2),
+            ],
+            ..FileReport::default()
+        };
+        let applied = apply(&mut report, &[], &known, true);
+        assert_eq!(applied.suppressed, 2);
+        let left: Vec<_> = report.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(left, vec!["CPY201", "CPY101"]);
+        assert!(applied.unused.is_empty());
     }
 
     #[test]

@@ -9,16 +9,22 @@
 //! - [`render_concise`]: `path:line:col: warning: message [CPY101]`, one line each.
 //! - [`render_json`]: the versioned JSON document other tools read.
 //! - [`render_sarif`]: SARIF 2.1.0 for code-scanning dashboards.
+//! - [`render_github`]: GitHub Actions `::warning` annotations.
+//! - [`render_gitlab`]: GitLab Code Quality JSON.
 //! - [`render_summary`] and [`render_errors`]: the closing summary (findings per rule, then
 //!   a line of counts) and the file-level errors, for the text formats.
 
 mod concise;
+mod github;
+mod gitlab;
 mod json;
 mod location;
 mod sarif;
 mod text;
 
 pub use concise::render_concise;
+pub use github::render_github;
+pub use gitlab::render_gitlab;
 pub use json::{JSON_VERSION, render_json};
 pub use location::Location;
 pub use sarif::{SARIF_VERSION, SarifRule, SarifTool, render_sarif};

@@ -29,6 +29,29 @@ impl Location {
     }
 }
 
+impl Location {
+    /// The same location with columns counted in characters (Unicode scalar values)
+    /// instead of bytes, still 1-based with `end_column` exclusive.
+    pub fn in_chars(self, text: &str, index: &LineIndex) -> Location {
+        let chars = |line: usize, column: usize| {
+            let start = index.line_start(line).map_or(0, |s| s as usize);
+            let end = (start + column.saturating_sub(1)).min(text.len());
+            let mut end = end;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.get(start..end)
+                .map_or(column, |s| s.chars().count() + 1)
+        };
+        Location {
+            line: self.line,
+            column: chars(self.line, self.column),
+            end_line: self.end_line,
+            end_column: chars(self.end_line, self.end_column),
+        }
+    }
+}
+
 /// The span's offsets clamped into `text`, with `start <= end`.
 pub(crate) fn clamp(span: Span, text: &str) -> (usize, usize) {
     let start = (span.start as usize).min(text.len());

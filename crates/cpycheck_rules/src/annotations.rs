@@ -51,7 +51,12 @@ pub fn source_contracts(text: &str) -> (Vec<SourceContract>, Vec<ContractError>)
         let body = text[body_start..body_end].trim();
         if let Some(words) = body.strip_prefix("cpycheck:") {
             let words = words.trim();
-            if !words.starts_with("ignore") {
+            // Suppressions (`ignore`, `ignore[...]`, `ignore-file`, in any case) are read
+            // by the configuration crate, which also reports malformed ones.
+            if !words
+                .get(..6)
+                .is_some_and(|w| w.eq_ignore_ascii_case("ignore"))
+            {
                 let span = Span::new(i, end);
                 match (parse_annotations(words), next_declarator(text, end)) {
                     (Ok(annotations), Some((function, params))) => out.push(SourceContract {

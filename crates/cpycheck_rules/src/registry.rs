@@ -12,7 +12,8 @@ pub struct RuleMeta {
     /// The rule's documentation in Markdown (What it does / Why is this bad? / Example /
     /// Use instead / Known limitations).
     pub docs: &'static str,
-    /// New rules start in preview until the real-code corpus shows no known false positives.
+    /// Preview rules are reported only with `--preview`. A rule leaves preview when its
+    /// measured precision on the triaged real-code corpus is 90% or more (`bench/TRIAGE.md`).
     pub preview: bool,
 }
 
@@ -25,8 +26,20 @@ impl RuleMeta {
             .map_or(self.docs, |(_, rest)| rest)
             .trim_start();
         let para = body.split("\n\n").next().unwrap_or("").trim();
-        para.split_once(". ")
-            .map_or(para.trim_end_matches('.'), |(first, _)| first)
+        // The first sentence: up to a `. ` that does not end an abbreviation.
+        let mut from = 0;
+        while let Some(i) = para[from..].find(". ") {
+            let end = from + i;
+            let before = &para[..end];
+            if !["e.g", "i.e", "etc", "vs"]
+                .iter()
+                .any(|a| before.ends_with(a))
+            {
+                return before;
+            }
+            from = end + 2;
+        }
+        para.strip_suffix('.').unwrap_or(para)
     }
 }
 

@@ -31,7 +31,7 @@ declare_rule! {
     ///
     /// ## References
     /// - [`Py_NewRef`](https://docs.python.org/3/c-api/refcounting.html#c.Py_NewRef)
-    pub BorrowedReturn, "CPY104", "borrowed-return"
+    pub BorrowedReturn, "CPY104", "borrowed-return", preview = true
 }
 
 impl BorrowedReturn {

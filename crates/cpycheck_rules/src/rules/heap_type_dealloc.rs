@@ -38,7 +38,7 @@ declare_rule! {
     /// ## References
     /// - [`tp_dealloc`](https://docs.python.org/3/c-api/typeobj.html#c.PyTypeObject.tp_dealloc)
     /// - [What's new in 3.8: heap types](https://docs.python.org/3/whatsnew/3.8.html#changes-in-the-c-api)
-    pub HeapTypeDealloc, "CPY307", "heap-type-dealloc", preview = true
+    pub HeapTypeDealloc, "CPY307", "heap-type-dealloc"
 }
 
 impl HeapTypeDealloc {

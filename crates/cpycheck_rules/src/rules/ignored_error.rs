@@ -43,7 +43,7 @@ declare_rule! {
     /// given a length pointer and an object known to be bytes (tested with
     /// `PyBytes_Check`, parsed with the `S` unit, or the result of an API that returns
     /// bytes).
-    pub IgnoredError, "CPY203", "ignored-error", preview = true
+    pub IgnoredError, "CPY203", "ignored-error"
 }
 
 impl IgnoredError {

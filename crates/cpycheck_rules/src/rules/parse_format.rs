@@ -60,7 +60,7 @@ declare_rule! {
     ///
     /// ## References
     /// - [Parsing arguments](https://docs.python.org/3/c-api/arg.html)
-    pub ParseFormat, "CPY402", "parse-format", preview = true
+    pub ParseFormat, "CPY402", "parse-format"
 }
 
 impl ParseFormat {

@@ -30,7 +30,7 @@ declare_rule! {
     ///
     /// ## References
     /// - [Ownership rules](https://docs.python.org/3/extending/extending.html#ownership-rules)
-    pub ReleaseOfBorrowed, "CPY103", "release-of-borrowed"
+    pub ReleaseOfBorrowed, "CPY103", "release-of-borrowed", preview = true
 }
 
 impl ReleaseOfBorrowed {

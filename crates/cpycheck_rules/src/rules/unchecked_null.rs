@@ -41,7 +41,7 @@ declare_rule! {
     /// (`PyTuple_GetItem`, `PyList_GetItem`, `PyList_GetItemRef`) fail only for an index
     /// out of range; the analysis does not follow the size tests and loop bounds that rule
     /// that out, so their results are not reported, and a real out-of-range read is missed.
-    pub UncheckedNull, "CPY201", "unchecked-null", preview = true
+    pub UncheckedNull, "CPY201", "unchecked-null"
 }
 
 impl UncheckedNull {

@@ -4,9 +4,9 @@ use cpycheck_engine::{Finding, FindingKind};
 
 declare_rule! {
     /// ## What it does
-    /// Finds references released (or stolen a second time) after a call stole them:
-    /// `PyTuple_SetItem`, `PyList_SET_ITEM`, `PyModule_AddObject` on success, `PyModule_Add`,
-    /// `Py_BuildValue`'s `N`, ...
+    /// Finds references used, released or stolen a second time after a call stole them
+    /// (`PyTuple_SetItem`, `PyList_SET_ITEM`, `PyModule_AddObject` on success,
+    /// `PyModule_Add`, `Py_BuildValue`'s `N` and the other stealing calls).
     ///
     /// ## Why is this bad?
     /// After the steal the container owns the reference. Releasing it again takes the
