@@ -13,6 +13,7 @@ mod generated;
 pub mod lifecycle;
 pub mod macros;
 pub mod must_check;
+pub mod noreturn;
 
 /// What a function returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

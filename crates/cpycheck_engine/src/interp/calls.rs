@@ -246,6 +246,15 @@ impl<'a> Interp<'a> {
             }
         }
         self.after_call_effects(st, call, &resolved, &name, span);
+        // `abort()`, `Py_FatalError(...)`, a function of the file that never returns: the
+        // path ends with the call.
+        if match (&resolved, &call.callee) {
+            (Resolved::User(s), _) => s.noreturn,
+            (_, Callee::Named(n)) => cpycheck_contracts::noreturn::is_noreturn(n),
+            _ => false,
+        } {
+            self.path_ended = true;
+        }
         result
     }
 
@@ -413,7 +422,19 @@ impl<'a> Interp<'a> {
                 }
                 self.assign_local_or_store(st, place, v);
             }
-            Some(ArgEffect::Borrow) | Some(ArgEffect::Store) => {}
+            Some(ArgEffect::Borrow) | Some(ArgEffect::Store) => {
+                // `&flag` of a non-object (`PyArg_ParseTuple(args, "|i", &flag)`): the call
+                // may write it, so it no longer holds the constant it was initialised with.
+                let pid = self.pid(place);
+                let is_object = match place {
+                    Place::Local(l) => self.body.local(*l).is_object,
+                    _ => matches!(st.env.get(pid), Some(Value::Obj(_))),
+                };
+                if !is_object && st.env.get(pid).is_some_and(|v| v != Value::Unknown) {
+                    self.invalidate_derived(st, place);
+                    self.bind(st, pid, Value::Unknown);
+                }
+            }
             Some(ArgEffect::Steal | ArgEffect::StealOnSuccess | ArgEffect::StealOnFailure)
             | None => {
                 // Unknown function with `&x`: it may replace `x` or take its reference.

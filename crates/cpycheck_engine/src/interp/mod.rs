@@ -88,9 +88,11 @@ pub(crate) struct Interp<'a> {
     /// A borrowed reference the previous statement of the block stored into memory, and the
     /// place: a `Py_INCREF` of it right after pays for the store.
     just_stored: Option<(ObjId, Rc<str>)>,
-    /// The statement just executed crashes the process on this path (`Py_DECREF` of a
-    /// pointer known to be NULL): the path ends there.
-    crashed: bool,
+    /// The statement just executed never returns on this path (a call of `abort()`,
+    /// `Py_FatalError()` or a function of the file that never returns): the path ends there.
+    path_ended: bool,
+    /// Some path reached a `return` (or the end of the body).
+    reached_return: bool,
     /// Work space reused by [`State::key_with`] and [`Interp::collect`].
     key_scratch: KeyScratch,
     reachable: Vec<bool>,
@@ -131,7 +133,8 @@ impl<'a> Interp<'a> {
                 places
             }),
             just_stored: None,
-            crashed: false,
+            path_ended: false,
+            reached_return: false,
             key_scratch: KeyScratch::default(),
             reachable: Vec::new(),
             live_status: Vec::new(),
@@ -169,15 +172,15 @@ impl<'a> Interp<'a> {
             let mut st = st;
             let block = body.block(b);
             it.just_stored = None;
-            it.crashed = false;
+            it.path_ended = false;
             for s in &block.stmts {
                 it.exec(&mut st, &s.kind, s.span);
-                if it.crashed {
+                if it.path_ended {
                     break;
                 }
             }
-            if it.crashed {
-                // The process dies here: nothing after it happens on this path.
+            if it.path_ended {
+                // The process ends here: nothing after it happens on this path.
                 continue;
             }
             it.settle_unpaid_steals(&mut st, None);
@@ -302,7 +305,9 @@ impl<'a> Interp<'a> {
         let key = match &kind {
             FindingKind::Leak { .. }
             | FindingKind::BorrowedAcrossCall { .. }
-            | FindingKind::UncheckedNull { .. } => (tag, Span::default(), o.origin_span, name),
+            | FindingKind::UncheckedNull {
+                known_null: false, ..
+            } => (tag, Span::default(), o.origin_span, name),
             FindingKind::Reveal { state } => (tag, span, Span::default(), state.clone()),
             _ => (tag, span, Span::default(), name),
         };
@@ -370,7 +375,12 @@ impl<'a> Interp<'a> {
             FindingKind::BorrowedStored { .. } => "stored here without a reference of its own",
             FindingKind::IgnoredError { .. } => "its result is ignored here",
             FindingKind::ErrorWithoutException { .. } => "returned here",
-            FindingKind::UncheckedNull { .. } => "used here without a NULL check",
+            FindingKind::UncheckedNull {
+                known_null: false, ..
+            } => "used here without a NULL check",
+            FindingKind::UncheckedNull {
+                known_null: true, ..
+            } => "used here while NULL",
         };
         // The finding's own event already says what happens here.
         let said = matches!(

@@ -119,6 +119,7 @@ impl<'a> Interp<'a> {
         }
         let kind = FindingKind::UncheckedNull {
             what: what.to_string(),
+            known_null: false,
         };
         self.report(st, id, kind, span);
         // Reported once: past this point the object is taken to exist.
@@ -265,6 +266,13 @@ impl<'a> Interp<'a> {
             );
         } else if o.origin == OriginKind::HelperParam {
             o.consumed.get_or_insert(span);
+            // The caller's reference, which this function took over and gave up: the
+            // object may be freed now. Not `self` releasing the reference it kept to
+            // itself (`close()` ending a keep-alive taken elsewhere): its caller holds one.
+            if !self.is_self_keep_alive(st, id) {
+                st.obj_mut(id).released = Some(span);
+                self.event(st, id, span, format!("released with `{what}`"));
+            }
         } else if o.origin.is_borrowed() {
             self.report(
                 st,

@@ -10,6 +10,7 @@ use cpycheck_syntax::Span;
 
 impl<'a> Interp<'a> {
     pub(super) fn ret(&mut self, mut st: State, op: Option<&Operand>, span: Span) {
+        self.reached_return = true;
         let mut outcome = Outcome::Either;
         // A parameter handed back without a reference of its own (checked before the
         // return below hands over whatever reference it has).

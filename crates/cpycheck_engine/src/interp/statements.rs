@@ -5,7 +5,7 @@ use super::places::one_place;
 use super::*;
 use crate::finding::{FindingKind, OriginKind};
 use crate::state::*;
-use cpycheck_ir::{Operand, Rvalue, StatementKind};
+use cpycheck_ir::{LocalKind, Operand, Place, Rvalue, StatementKind};
 use cpycheck_syntax::Span;
 
 impl<'a> Interp<'a> {
@@ -99,8 +99,10 @@ impl<'a> Interp<'a> {
                     return;
                 };
                 if !nullable && st.is_null(id) {
-                    // `Py_DECREF(NULL)` dereferences NULL.
-                    self.crashed = true;
+                    // `Py_DECREF(NULL)` dereferences NULL. Reported; the path goes on, so
+                    // what follows is still checked (a real program would have crashed,
+                    // but the bug to fix is this one, and the ones after it are real too).
+                    self.released_null(st, arg, id, span);
                     return;
                 }
                 if self.releases_memory_reference(st, arg, id) {
@@ -157,5 +159,28 @@ impl<'a> Interp<'a> {
                 self.collect(st, span);
             }
         }
+    }
+}
+
+impl Interp<'_> {
+    /// Reports `Py_DECREF` of an object this path proved NULL (`if (x == NULL) goto
+    /// error; ... error: Py_DECREF(x);`). A variable that merely still holds its initial
+    /// `NULL` is not reported: the analysis does not know that a loop runs at least once or
+    /// which element `a[i]` is, and such findings were mostly wrong on real code.
+    fn released_null(&mut self, st: &State, arg: &Operand, id: ObjId, span: Span) {
+        // Only a variable of the function: an element (`a[i]`, one place for every `i`) or
+        // a member may be another one than the one known NULL, and a temporary may hold
+        // such an element.
+        let Operand::Copy(Place::Local(l)) = arg else {
+            return;
+        };
+        if self.body.local(*l).kind == LocalKind::Temp {
+            return;
+        }
+        let kind = FindingKind::UncheckedNull {
+            what: "passed to `Py_DECREF`".to_string(),
+            known_null: true,
+        };
+        self.report(st, id, kind, span);
     }
 }

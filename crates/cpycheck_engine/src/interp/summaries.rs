@@ -126,6 +126,7 @@ impl<'a> Interp<'a> {
             runs_python: self.runs_python,
             error_sets_exception,
             mutates: self.mutated.clone(),
+            noreturn: !self.reached_return,
             source: SummarySource::Inferred,
         }
     }
