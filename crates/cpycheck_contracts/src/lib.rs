@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod macros;
 pub mod must_check;
 pub mod naming;
+pub mod noreturn;
 
 /// What a function returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -66,24 +66,6 @@ pub fn is_builtin_type(name: &str) -> bool {
     BUILTIN_TYPES.binary_search(&name).is_ok()
 }
 
-/// Functions that never return: a dealloc path that calls one frees nothing and is right
-/// (`Py_FatalError("deallocating None")` in an immortal singleton's dealloc). Sorted.
-const NEVER_RETURN: &[&str] = &[
-    "Py_Exit",
-    "Py_FatalError",
-    "_Py_FatalErrorFunc",
-    "__builtin_trap",
-    "__builtin_unreachable",
-    "_exit",
-    "abort",
-    "exit",
-];
-
-/// The call never returns.
-pub fn never_returns(name: &str) -> bool {
-    NEVER_RETURN.binary_search(&name).is_ok()
-}
-
 /// C library functions that use a pointer argument only while they run: handing them an
 /// object's address as `void *` keeps nothing. Sorted.
 const TRANSIENT_POINTER: &[&str] = &[
@@ -108,7 +90,5 @@ mod tests {
         assert!(!is_builtin_type("PyList_New"));
         assert!(TRANSIENT_POINTER.windows(2).all(|w| w[0] < w[1]));
         assert!(uses_pointer_only_during_call("qsort"));
-        assert!(NEVER_RETURN.windows(2).all(|w| w[0] < w[1]));
-        assert!(never_returns("Py_FatalError"));
     }
 }

@@ -92,8 +92,10 @@ pub enum FindingKind {
     },
     /// A borrowed reference stored into a long-lived place without a reference of its own.
     BorrowedStored { place: String },
-    /// The result of a call that can fail is used without a NULL check (`what`: how).
-    UncheckedNull { what: String },
+    /// The result of a call that can fail is used without a NULL check (`what`: how);
+    /// `known_null`: the value is NULL on this path for certain (`Py_DECREF` of a variable
+    /// still NULL on an error path), not only when a call failed.
+    UncheckedNull { what: String, known_null: bool },
     /// A function that must set an exception when it fails returns its error value (`NULL`,
     /// `-1`) on a path where no exception is set.
     ErrorWithoutException { null: bool },

@@ -55,6 +55,9 @@ pub struct Summary {
     /// Per parameter: the function may change it as a container (remove items, call its
     /// methods), which may free items the caller borrowed from it.
     pub mutates: Vec<bool>,
+    /// The function never returns: every path it has ends the process (`abort()`,
+    /// `Py_FatalError()`) or never ends. A call to it ends its caller's path.
+    pub noreturn: bool,
     /// Where the contract came from, for messages.
     pub source: SummarySource,
 }
@@ -76,6 +79,7 @@ impl Summary {
             runs_python: true,
             error_sets_exception: None,
             mutates: vec![false; params],
+            noreturn: false,
             source: SummarySource::Inferred,
         }
     }
@@ -85,6 +89,7 @@ impl Summary {
         self.returns != ReturnSummary::Unknown
             || self.params.iter().any(|p| *p != ParamSummary::Unknown)
             || self.mutates.iter().any(|m| *m)
+            || self.noreturn
     }
 
     /// The contract a user declared. `params` are the function's parameter names, when the
@@ -97,6 +102,7 @@ impl Summary {
             runs_python: true,
             error_sets_exception: Some(true),
             mutates: vec![false; params.len()],
+            noreturn: false,
             source: SummarySource::Declared,
         };
         for a in annotations {

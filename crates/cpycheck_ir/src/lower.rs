@@ -872,6 +872,13 @@ impl Lowerer<'_, '_> {
                     && let Some(arg) = args.first()
                 {
                     let base = self.place_or_temp(arg);
+                    // It reads through `x`: a use of `x`.
+                    self.emit(
+                        StatementKind::Use {
+                            arg: Operand::Copy(base.clone()),
+                        },
+                        e.span,
+                    );
                     return Some(Place::Field(Box::new(base), "ob_type".to_string()));
                 }
                 None
@@ -1234,6 +1241,14 @@ impl Lowerer<'_, '_> {
             MacroKind::TypeOf => {
                 let Some(a) = arg(0) else { return false };
                 let base = self.place_or_temp(a);
+                // It reads through `x`: a use of `x` (after a release that may have freed
+                // it, a read of freed memory).
+                self.emit(
+                    StatementKind::Use {
+                        arg: Operand::Copy(base.clone()),
+                    },
+                    span,
+                );
                 self.macro_value = Some(Operand::Copy(Place::Field(
                     Box::new(base),
                     "ob_type".to_string(),

@@ -904,6 +904,7 @@ fn accessor_default(name: &str) -> Option<&'static Summary> {
         error_sets_exception: None,
         mutates: vec![false; PARAMS],
         source: SummarySource::Inferred,
+        noreturn: false,
     });
     cpycheck_contracts::naming::reads_as_accessor(name).then(|| &*ACCESSOR)
 }

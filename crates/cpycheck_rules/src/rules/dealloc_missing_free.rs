@@ -2,7 +2,8 @@ use crate::declare_rule;
 use crate::lifecycle::{SelfCall, classify_call, facts, return_avoiding, self_locals};
 use crate::registry::{Check, FileContext, FileFinding, Message};
 use crate::rules::dealloc_missing_release::dedup;
-use cpycheck_contracts::lifecycle::{may_resurrect, never_returns};
+use cpycheck_contracts::lifecycle::may_resurrect;
+use cpycheck_contracts::noreturn::is_noreturn;
 use cpycheck_ir::{Callee, Operand, Place, Rvalue, StatementKind};
 
 declare_rule! {
@@ -80,7 +81,7 @@ impl DeallocMissingFree {
                 }
                 // `Py_FatalError(...)`, `abort()`: the path ends; it does not return.
                 if let Callee::Named(n) = &call.callee
-                    && never_returns(n)
+                    && is_noreturn(n)
                 {
                     return true;
                 }

@@ -5,7 +5,10 @@ use cpycheck_engine::{Finding, FindingKind};
 declare_rule! {
     /// ## What it does
     /// Finds references that are used, released again, or returned after a `Py_DECREF` that may
-    /// have freed the object.
+    /// have freed the object. Reading the object's type (`Py_TYPE(x)`) is a use; so is any
+    /// use of a helper's parameter after the helper released it (it took over its caller's
+    /// reference, which may have been the last), except `self` giving back a reference it
+    /// kept to itself.
     ///
     /// ## Why is this bad?
     /// When the released reference was the last one, the object is deallocated by the
