@@ -13,6 +13,7 @@ use ignore::WalkBuilder;
 use crate::headers::HeaderCache;
 use crate::isolation;
 use crate::progress::Progress;
+use crate::threads;
 
 /// Testing hook, documented in CONTRIBUTING.md: when set, analysing any file whose path
 /// contains this value panics inside the per-file wrapper, to prove per-file isolation.
@@ -21,10 +22,6 @@ pub const TEST_PANIC_ENV: &str = "CPYCHECK_TEST_PANIC_ON";
 /// When set to `1`, each file's analysis time is measured and shown in the JSON statistics
 /// (off by default: timings make the output differ from run to run).
 pub const TIMINGS_ENV: &str = "CPYCHECK_TIMINGS";
-
-/// Stack size of the analysis threads. Deeply nested input should be handled by bounded
-/// recursion in the analysis crates; this is the safety margin behind that.
-const STACK_SIZE: usize = 64 * 1024 * 1024;
 
 /// Memory for the lowered functions the first pass keeps for the second (estimated by
 /// [`FileExports::kept_bytes`]; the whole pinned corpus needs about 270 MiB); past it, the
@@ -120,14 +117,7 @@ pub fn check_paths(
             (report, suppressed)
         })
     };
-    let results = match rayon::ThreadPoolBuilder::new()
-        .stack_size(STACK_SIZE)
-        .thread_name(|i| format!("cpycheck-{i}"))
-        .build()
-    {
-        Ok(pool) => pool.install(analyse_all),
-        Err(_) => analyse_all(),
-    };
+    let results = threads::run(analyse_all);
     progress.finish();
     let suppressed = results.iter().map(|(_, n)| n).sum();
     let mut reports: Vec<FileReport> = results.into_iter().map(|(r, _)| r).collect();

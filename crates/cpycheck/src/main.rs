@@ -12,6 +12,7 @@ mod isolation;
 mod output;
 mod progress;
 mod rule;
+mod threads;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Rule(args) => run_rule(&args),
-        Command::Debug(command) => match debug::run(&command) {
+        Command::Debug(command) => match threads::run(|| debug::run(&command)) {
             Ok(dump) => {
                 output::stdout(&dump);
                 ExitCode::SUCCESS
