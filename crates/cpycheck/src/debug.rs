@@ -18,8 +18,16 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
         | DebugCommand::Summaries(args)
         | DebugCommand::Headers(args) => args,
     };
-    let display = args.file.display();
-    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
+    let display = crate::inputs::escape_path(&args.file);
+    let bytes = cpycheck_config::read::read_file(
+        &args.file,
+        cpycheck_config::read::DEFAULT_MAX_FILE_SIZE,
+        cpycheck_config::read::Binary::Accept,
+    )
+    .map_err(|e| match e {
+        cpycheck_config::read::ReadError::Io(e) => format!("cannot read {display}: {e}"),
+        other => format!("{display}: {other}"),
+    })?;
     let cache = HeaderCache::default();
     let base = args.file.parent().unwrap_or(Path::new(""));
     let file_includes = cache.for_file(&args.file, base);

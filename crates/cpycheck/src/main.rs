@@ -8,6 +8,7 @@ mod args;
 mod check;
 mod debug;
 mod headers;
+mod inputs;
 mod isolation;
 mod output;
 mod progress;
@@ -184,10 +185,7 @@ fn relative_display(path: &Path) -> String {
     let cwd = std::env::current_dir()
         .map(|c| cpycheck_config::absolute(&c))
         .unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    inputs::escape_path(path.strip_prefix(&cwd).unwrap_or(path))
 }
 
 fn run_rule(args: &RuleArgs) -> ExitCode {

@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// exclude = ["build", "vendor/**/*.c"]
 /// python-version = "3.9"
 /// warn-unused-ignores = true
+/// max-file-size = "20MiB"
 ///
 /// [per-file-ignores]
 /// "src/generated/*.c" = ["CPY101"]
@@ -37,6 +38,10 @@ pub struct Options {
     pub per_file_ignores: Option<BTreeMap<String, Vec<String>>>,
     /// Report suppression comments that suppressed nothing.
     pub warn_unused_ignores: Option<bool>,
+    /// Sources larger than this are not analysed (a per-file error): a number of bytes, or
+    /// a string with a unit, `"512KiB"`, `"20MiB"`, `"1GiB"`. Kept as a TOML value here so
+    /// that a bad value is reported with its key.
+    pub max_file_size: Option<toml::Value>,
     /// Ownership contracts of the project's own functions: a string of comma-separated
     /// words or a list of words (`returns-new`, `steals(item)`, ...). Kept as TOML values
     /// here so that a bad entry is reported with its key.
