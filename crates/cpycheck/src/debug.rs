@@ -28,6 +28,7 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
         cpycheck_config::read::ReadError::Io(e) => format!("cannot read {display}: {e}"),
         other => format!("{display}: {other}"),
     })?;
+    let bytes = cpycheck_source::lone_cr_as_lf(&bytes).into_owned();
     let cache = HeaderCache::default();
     let base = args.file.parent().unwrap_or(Path::new(""));
     let file_includes = cache.for_file(&args.file, base);

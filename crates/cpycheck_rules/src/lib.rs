@@ -10,8 +10,8 @@ mod format_calls;
 mod lifecycle;
 
 pub use check::{
-    ExternalSummaries, FileExports, Settings, check_cython_module, check_file, check_file_with,
-    dump_cfg, dump_summaries, recheck_file,
+    ExternalSummaries, FileExports, LIMIT_MACRO_DEPTH, SKIP_TOO_DEEP, Settings,
+    check_cython_module, check_file, check_file_with, dump_cfg, dump_summaries, recheck_file,
 };
 pub use registry::RuleMeta;
 
