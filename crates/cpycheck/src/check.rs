@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use cpycheck_config::{Resolved, suppression};
 use cpycheck_diagnostics::{Diagnostic, FileReport};
 use cpycheck_rules::{ExternalSummaries, FileExports, Settings};
-use ignore::WalkBuilder;
 
 use crate::headers::HeaderCache;
+use crate::inputs::{self, Input};
 use crate::isolation;
 use crate::progress::Progress;
+use crate::threads;
 
 /// Testing hook, documented in CONTRIBUTING.md: when set, analysing any file whose path
 /// contains this value panics inside the per-file wrapper, to prove per-file isolation.
@@ -26,37 +27,10 @@ pub const INTERNAL_ERROR: &str = "internal error";
 /// (off by default: timings make the output differ from run to run).
 pub const TIMINGS_ENV: &str = "CPYCHECK_TIMINGS";
 
-/// Stack size of the analysis threads. Deeply nested input should be handled by bounded
-/// recursion in the analysis crates; this is the safety margin behind that.
-const STACK_SIZE: usize = 64 * 1024 * 1024;
-
 /// Memory for the lowered functions the first pass keeps for the second (estimated by
 /// [`FileExports::kept_bytes`]; the whole pinned corpus needs about 270 MiB); past it, the
 /// second pass parses the file again, so memory stays bounded on larger runs.
 const KEEP_FOR_SECOND_PASS: usize = 384 * 1024 * 1024;
-
-/// A file to analyse, or a path that could not be searched.
-#[derive(Debug)]
-enum Input {
-    /// `base`: the command-line folder it was found under, or its own folder.
-    File {
-        display: String,
-        path: PathBuf,
-        base: PathBuf,
-    },
-    Error {
-        display: String,
-        message: String,
-    },
-}
-
-impl Input {
-    fn display(&self) -> &str {
-        match self {
-            Input::File { display, .. } | Input::Error { display, .. } => display,
-        }
-    }
-}
 
 /// What a run produced.
 pub struct Outcome {
@@ -76,7 +50,8 @@ pub fn check_paths(
     progress: &Progress,
     headers: bool,
 ) -> Outcome {
-    let inputs = collect_inputs(paths, resolved);
+    let inputs = inputs::collect_inputs(paths, resolved);
+    let limit = resolved.max_file_size;
     let cache = headers.then(HeaderCache::default);
     let cache = cache.as_ref();
     progress.start(inputs.len());
@@ -90,7 +65,7 @@ pub fn check_paths(
         let first: Vec<(FileReport, FileExports)> = largest_first(&inputs, &order, |_, input| {
             let start = std::time::Instant::now();
             let (mut report, mut exports) =
-                analyse(input, settings, &none, cache, panic_on.as_deref());
+                analyse(input, settings, limit, &none, cache, panic_on.as_deref());
             let size = exports.kept_bytes();
             if kept.fetch_add(size, Ordering::Relaxed) + size > KEEP_FOR_SECOND_PASS {
                 kept.fetch_sub(size, Ordering::Relaxed);
@@ -124,14 +99,7 @@ pub fn check_paths(
             (report, suppressed)
         })
     };
-    let results = match rayon::ThreadPoolBuilder::new()
-        .stack_size(STACK_SIZE)
-        .thread_name(|i| format!("cpycheck-{i}"))
-        .build()
-    {
-        Ok(pool) => pool.install(analyse_all),
-        Err(_) => analyse_all(),
-    };
+    let results = threads::run(analyse_all);
     progress.finish();
     let suppressed = results.iter().map(|(_, n)| n).sum();
     let mut reports: Vec<FileReport> = results.into_iter().map(|(r, _)| r).collect();
@@ -195,7 +163,7 @@ pub fn check_stdin(
 
 /// The files a run would analyse (`--show-files`), in output order.
 pub fn files(paths: &[PathBuf], resolved: &Arc<Resolved>) -> Vec<String> {
-    collect_inputs(paths, resolved)
+    inputs::collect_inputs(paths, resolved)
         .into_iter()
         .filter_map(|input| match input {
             Input::File { display, .. } => Some(display),
@@ -305,106 +273,12 @@ fn filter_and_suppress(report: &mut FileReport, resolved: &Resolved) -> usize {
     applied.suppressed
 }
 
-/// Expands the user's paths into files: explicit files as given, directories walked for
-/// `.c`/`.h` and Cython `.pyx`/`.pxd` files honouring `.gitignore` (also outside git
-/// repositories), `.ignore` and hidden-file rules. Paths matching `exclude` are left out, also when named explicitly
-/// (so that a pre-commit hook, which names files, honours it). Duplicates are dropped.
-fn collect_inputs(paths: &[PathBuf], resolved: &Arc<Resolved>) -> Vec<Input> {
-    let mut inputs = Vec::new();
-    for path in paths {
-        let display = path.to_string_lossy().into_owned();
-        if resolved.is_excluded(path) {
-            continue;
-        }
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk(path, resolved, &mut inputs),
-            Ok(_) => inputs.push(Input::File {
-                display,
-                path: path.clone(),
-                base: path.parent().map_or_else(PathBuf::new, Path::to_path_buf),
-            }),
-            Err(err) => {
-                let message = if path.symlink_metadata().is_ok() {
-                    format!("broken symbolic link: {err}")
-                } else {
-                    format!("cannot open: {err}")
-                };
-                inputs.push(Input::Error { display, message });
-            }
-        }
-    }
-    inputs.sort_by(|a, b| a.display().cmp(b.display()));
-    inputs.dedup_by(|a, b| a.display() == b.display());
-    inputs
-}
-
-fn walk(root: &Path, resolved: &Arc<Resolved>, inputs: &mut Vec<Input>) {
-    let resolved = Arc::clone(resolved);
-    let walker = WalkBuilder::new(root)
-        .require_git(false)
-        .filter_entry(move |entry| entry.depth() == 0 || !resolved.is_excluded(entry.path()))
-        .build();
-    for entry in walker {
-        match entry {
-            Ok(entry) => {
-                let Some(file_type) = entry.file_type() else {
-                    continue;
-                };
-                let is_source = entry
-                    .path()
-                    .extension()
-                    .is_some_and(|ext| ["c", "h", "pyx", "pxd", "pxi"].iter().any(|e| ext == *e));
-                if is_source && (file_type.is_file() || file_type.is_symlink()) {
-                    inputs.push(Input::File {
-                        display: display_path(entry.path()),
-                        path: entry.into_path(),
-                        base: root.to_path_buf(),
-                    });
-                }
-            }
-            Err(err) => inputs.push(Input::Error {
-                display: error_path(&err)
-                    .map_or_else(|| root.to_string_lossy().into_owned(), display_path),
-                message: format!("cannot search: {}", error_message(&err)),
-            }),
-        }
-    }
-}
-
-/// Paths found under `.` are shown without the leading `./`.
-fn display_path(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    match text.strip_prefix("./") {
-        Some(rest) if !rest.is_empty() => rest.to_string(),
-        _ => text.into_owned(),
-    }
-}
-
-fn error_path(err: &ignore::Error) -> Option<&Path> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            error_path(err)
-        }
-        ignore::Error::Loop { child, .. } => Some(child),
-        _ => None,
-    }
-}
-
-fn error_message(err: &ignore::Error) -> String {
-    match err {
-        ignore::Error::WithPath { err, .. }
-        | ignore::Error::WithDepth { err, .. }
-        | ignore::Error::WithLineNumber { err, .. } => error_message(err),
-        _ => err.to_string(),
-    }
-}
-
 /// Reads and analyses one input. Never panics: read errors, binary files and panics inside
 /// the analysis become the report's `error`.
 fn analyse(
     input: &Input,
     settings: &Settings,
+    limit: u64,
     external: &ExternalSummaries,
     headers: Option<&HeaderCache>,
     panic_on: Option<&str>,
@@ -422,29 +296,28 @@ fn analyse(
             );
         }
     };
-    let bytes = match std::fs::read(path) {
+    let bytes = match inputs::read_source(path, limit) {
         Ok(bytes) => bytes,
-        Err(err) => {
-            let report = error_report(display, format!("cannot read: {err}"));
-            return (report, FileExports::default());
-        }
+        Err(message) => return (error_report(display, message), FileExports::default()),
     };
-    if bytes.contains(&0) {
-        let report = error_report(
-            display,
-            "binary file (contains NUL bytes); not analysed".into(),
-        );
-        return (report, FileExports::default());
-    }
+    let companion = inputs::companion_pxd(path, limit);
     let result = isolation::catch(|| {
         if panic_on.is_some_and(|needle| display.contains(needle)) {
             panic!("{TEST_PANIC_ENV} matched this file");
         }
-        if let Some(pxd) = companion_pxd(path) {
-            return (
-                cpycheck_rules::check_cython_module(display, &bytes, Some(&pxd)),
-                FileExports::default(),
-            );
+        match &companion {
+            Ok(Some(pxd)) => {
+                return (
+                    cpycheck_rules::check_cython_module(display, &bytes, Some(pxd)),
+                    FileExports::default(),
+                );
+            }
+            Err(message) => {
+                let mut report = cpycheck_rules::check_cython_module(display, &bytes, None);
+                report.error = Some(message.clone());
+                return (report, FileExports::default());
+            }
+            Ok(None) => {}
         }
         match headers {
             Some(cache) => {
@@ -491,14 +364,16 @@ fn reanalyse(
     external: &ExternalSummaries,
     headers: Option<&HeaderCache>,
 ) -> FileReport {
+    // The file is not read again: its text as analysed (invalid UTF-8 already replaced
+    // byte for byte, as source prep would) is in the first report.
+    let source = first.source.clone();
     let (bytes, includes) = match input {
         Input::File { path, base, .. } if exports.recheck_needs_bytes() => (
-            std::fs::read(path).ok(),
+            Some(source.clone().into_bytes()),
             headers.map(|cache| cache.for_file(path, base)),
         ),
         _ => (None, None),
     };
-    let source = first.source.clone();
     isolation::catch(|| {
         let includes: &dyn cpycheck_source::Includes = match &includes {
             Some(includes) => includes,
@@ -531,13 +406,4 @@ fn error_report(display: &str, message: String) -> FileReport {
         error: Some(message),
         ..FileReport::default()
     }
-}
-
-/// The `.pxd` of the same name next to a `.pyx`, which Cython reads with it, if it can be
-/// read. An unreadable companion is ignored: the module is analysed on its own.
-fn companion_pxd(path: &Path) -> Option<Vec<u8>> {
-    if path.extension()? != "pyx" {
-        return None;
-    }
-    std::fs::read(path.with_extension("pxd")).ok()
 }

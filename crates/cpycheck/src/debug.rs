@@ -39,8 +39,17 @@ pub fn run(command: &DebugCommand) -> Result<String, String> {
         None => err.message,
     })?;
     let settings = resolved.settings;
-    let display = args.file.display();
-    let bytes = std::fs::read(&args.file).map_err(|e| format!("cannot read {display}: {e}"))?;
+    let display = crate::inputs::escape_path(&args.file);
+    let bytes = cpycheck_config::read::read_file(
+        &args.file,
+        resolved.max_file_size,
+        cpycheck_config::read::Binary::Accept,
+    )
+    .map_err(|e| match e {
+        cpycheck_config::read::ReadError::Io(e) => format!("cannot read {display}: {e}"),
+        other => format!("{display}: {other}"),
+    })?;
+    let bytes = cpycheck_source::lone_cr_as_lf(&bytes).into_owned();
     let cache = HeaderCache::default();
     let base = args.file.parent().unwrap_or(Path::new(""));
     let file_includes = cache.for_file(&args.file, base);

@@ -131,14 +131,14 @@ impl HeaderCache {
 }
 
 fn read_header(path: &Path) -> Result<Header, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if meta.len() > MAX_HEADER_BYTES {
-        return Err(format!(
-            "too large ({} bytes; the limit is {MAX_HEADER_BYTES}), macros not read",
-            meta.len()
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    use cpycheck_config::read::{Binary, ReadError, read_file};
+    // Through the run's one reader: a header that is a FIFO or a device is never read.
+    let bytes = read_file(path, MAX_HEADER_BYTES, Binary::Accept).map_err(|e| match e {
+        ReadError::TooLarge { size, .. } => {
+            format!("too large ({size} bytes; the limit is {MAX_HEADER_BYTES}), macros not read")
+        }
+        other => format!("{other}, macros not read"),
+    })?;
     Header::parse(Arc::from(path), &bytes).map_err(|e| format!("{e}, macros not read"))
 }
 

@@ -8,10 +8,12 @@ mod check;
 mod debug;
 mod explain;
 mod headers;
+mod inputs;
 mod isolation;
 mod output;
 mod progress;
 mod rule;
+mod threads;
 mod unknown_apis;
 
 use std::io::IsTerminal;
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Rule(args) => run_rule(&args),
-        Command::Debug(command) => match debug::run(&command) {
+        Command::Debug(command) => match threads::run(|| debug::run(&command)) {
             Ok(dump) => {
                 output::stdout(&dump);
                 ExitCode::SUCCESS
@@ -280,10 +282,7 @@ pub(crate) fn relative_display(path: &Path) -> String {
     let cwd = std::env::current_dir()
         .map(|c| cpycheck_config::absolute(&c))
         .unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    inputs::escape_path(path.strip_prefix(&cwd).unwrap_or(path))
 }
 
 fn run_rule(args: &RuleArgs) -> ExitCode {

@@ -597,14 +597,11 @@ fn files_named_explicitly_are_always_analysed() {
     );
     let json = run.json();
     assert_eq!(run.code, 1);
-    assert_eq!(json["files_analyzed"], 3);
+    // `ignored.c` and `./ignored.c` are one file, analysed once.
+    assert_eq!(json["files_analyzed"], 2);
     assert_eq!(
         diagnostic_files(&json),
-        BTreeSet::from([
-            "./ignored.c".into(),
-            "ignored.c".into(),
-            "module.inc".into()
-        ])
+        BTreeSet::from(["./ignored.c".into(), "module.inc".into()])
     );
 }
 

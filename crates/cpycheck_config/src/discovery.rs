@@ -106,8 +106,7 @@ fn read_pyproject(path: &Path) -> Result<Option<ConfigFile>, ConfigError> {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::in_file(path, format!("cannot read: {e}")))
+    crate::read::read_config_text(path).map_err(|message| ConfigError::in_file(path, message))
 }
 
 /// toml's message names the key and shows the line; keep it, without a trailing newline.

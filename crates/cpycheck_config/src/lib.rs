@@ -3,12 +3,14 @@
 //! analysed path, merged with the command line's [`Overrides`] into [`Resolved`] settings.
 //! Also the suppression comments (`// cpycheck: ignore[CPY101]`), applied after analysis.
 //!
-//! Reading configuration files ([`discover`], [`load`]) is the only IO here; everything
-//! else works on values it is given.
+//! Reading files is the only IO here: configuration files ([`discover`], [`load`]), and
+//! [`read`], the bounded reader of regular files that the CLI also uses for sources;
+//! everything else works on values it is given.
 
 mod discovery;
 mod options;
 mod python_version;
+pub mod read;
 mod resolve;
 mod selection;
 pub mod suppression;

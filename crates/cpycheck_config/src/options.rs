@@ -13,6 +13,7 @@ use serde::Deserialize;
 /// python-version = "3.9"
 /// warn-unused-ignores = true
 /// preview = true
+/// max-file-size = "20MiB"
 ///
 /// [per-file-ignores]
 /// "src/generated/*.c" = ["CPY101"]
@@ -46,6 +47,10 @@ pub struct Options {
     pub warn_unused_ignores: Option<bool>,
     /// Report the preview rules too (off by default).
     pub preview: Option<bool>,
+    /// Sources larger than this are not analysed (a per-file error): a number of bytes, or
+    /// a string with a unit, `"512KiB"`, `"20MiB"`, `"1GiB"`. Kept as a TOML value here so
+    /// that a bad value is reported with its key.
+    pub max_file_size: Option<toml::Value>,
     /// Ownership contracts of the project's own functions: a string of comma-separated
     /// words or a list of words (`returns-new`, `steals(item)`, ...). Kept as TOML values
     /// here so that a bad entry is reported with its key.

@@ -45,6 +45,8 @@ pub struct Resolved {
     /// Things the user should know that are not errors (a preview rule selected without
     /// preview), for the CLI to print as warnings.
     pub warnings: Vec<String>,
+    /// Sources larger than this many bytes are not analysed (`max-file-size`).
+    pub max_file_size: u64,
     /// The directory relative patterns are relative to: the configuration file's, or the
     /// current directory.
     root: PathBuf,
@@ -160,7 +162,15 @@ impl Resolved {
             contracts.insert(name.clone(), annotations);
         }
 
+        let max_file_size = match &options.max_file_size {
+            Some(value) => {
+                file_size(value).map_err(|m| in_file(format!("`max-file-size`: {m}")))?
+            }
+            None => crate::read::DEFAULT_MAX_FILE_SIZE,
+        };
+
         Ok(Resolved {
+            max_file_size,
             settings: cpycheck_rules::Settings {
                 python_version,
                 contracts,
@@ -292,6 +302,47 @@ impl PathMatcher {
     }
 }
 
+/// `max-file-size`: a positive number of bytes, or a string of a number and an optional unit
+/// (`KiB`, `MiB`, `GiB`).
+fn file_size(value: &toml::Value) -> Result<u64, String> {
+    let size = match value {
+        toml::Value::Integer(n) => u64::try_from(*n).unwrap_or(0),
+        toml::Value::String(text) => {
+            let trimmed = text.trim();
+            let digits = trimmed
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(trimmed.len());
+            let (number, unit) = trimmed.split_at(digits);
+            let scale: u64 = match unit.trim() {
+                "" => 1,
+                "KiB" => 1 << 10,
+                "MiB" => 1 << 20,
+                "GiB" => 1 << 30,
+                _ => 0,
+            };
+            match number.parse::<u64>() {
+                Ok(n) if scale > 0 => n.saturating_mul(scale),
+                _ => {
+                    return Err(format!(
+                        "`{text}` is not a size: write a number of bytes, or a number and \
+                         `KiB`, `MiB` or `GiB` (\"20MiB\")"
+                    ));
+                }
+            }
+        }
+        other => {
+            return Err(format!(
+                "expected a number of bytes or a string such as \"20MiB\", found {} `{other}`",
+                other.type_str()
+            ));
+        }
+    };
+    if size == 0 {
+        return Err("must be at least 1 byte".to_string());
+    }
+    Ok(size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,8 +448,29 @@ both = "no-python, returns-new"
     }
 
     #[test]
+    fn max_file_size_takes_bytes_or_units() {
+        let size = |text: &str| resolved(text, &Overrides::default()).unwrap().max_file_size;
+        assert_eq!(size(""), crate::read::DEFAULT_MAX_FILE_SIZE);
+        assert_eq!(size("max-file-size = 1000"), 1000);
+        assert_eq!(size("max-file-size = \"512KiB\""), 512 * 1024);
+        assert_eq!(size("max-file-size = \"20 MiB\""), 20 * 1024 * 1024);
+        assert_eq!(size("max-file-size = \"1GiB\""), 1 << 30);
+        assert_eq!(size("max-file-size = \"77\""), 77);
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let cases = [
+            (
+                "max-file-size = 0",
+                "`max-file-size`: must be at least 1 byte",
+            ),
+            (
+                "max-file-size = -3",
+                "`max-file-size`: must be at least 1 byte",
+            ),
+            ("max-file-size = \"20MB\"", "`max-file-size`: `20MB`"),
+            ("max-file-size = 2.5", "`max-file-size`: expected"),
             ("select = [\"CPY999\"]", "`CPY999` in `select`"),
             ("ignore = [\"nope\"]", "`nope` in `ignore`"),
             ("python-version = \"2.7\"", "`python-version = \"2.7\"`"),

@@ -84,6 +84,10 @@ pub struct FileReport {
     pub skip_reasons: BTreeMap<String, usize>,
     /// Each skipped function, in file order: where it starts, its name when known, and why.
     pub skipped: Vec<SkippedEntry>,
+    /// Limits of the analysis that this file reached without a function being skipped
+    /// (macros nested too deep to expand, ...): what → how many times. Shown in the
+    /// statistics, so that no limit is reached silently.
+    pub limits: BTreeMap<String, usize>,
     /// Wall time spent on this file, when the caller measured it (not deterministic, so
     /// only measured on request).
     pub elapsed: Option<Duration>,

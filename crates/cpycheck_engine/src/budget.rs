@@ -18,3 +18,9 @@ pub const TRACE_STEPS: usize = 12;
 
 /// Blocks per function above which the function is not analysed at all (counted as skipped).
 pub const MAX_BLOCKS: usize = 20_000;
+
+/// Events kept in one history (an object's, or a path's branch decisions) before it is cut
+/// back to the oldest and the [`TRACE_STEPS`] most recent: only those can be rendered, and
+/// one block of macro-generated code can otherwise make millions of events per object. Four
+/// traces' worth makes the cut (which copies [`TRACE_STEPS`] events) rare.
+pub const HISTORY_EVENTS: usize = 4 * TRACE_STEPS;

@@ -1,5 +1,6 @@
 //! The abstract state of one path: what each place holds, and what is known of each object.
 
+use crate::budget::{HISTORY_EVENTS, TRACE_STEPS};
 use crate::finding::OriginKind;
 use cpycheck_ir::Place;
 use cpycheck_syntax::Span;
@@ -304,23 +305,75 @@ pub const MANY: u8 = 8;
 pub const POS: u8 = ONE | MANY;
 
 /// A persistent list of events: cheap to clone with the state, shared between paths.
+///
+/// Its length is bounded ([`HISTORY_EVENTS`]): a trace renders the oldest event and the
+/// [`TRACE_STEPS`] most recent ones (see `Interp::trace`), so a longer list is cut back to
+/// those, and a function that makes millions of events in one block (macros of macros) keeps
+/// a few dozen per object. It is freed iteratively (`Drop` below), never one stack frame per
+/// event.
 #[derive(Debug)]
 pub struct Event {
     pub seq: u32,
     pub span: Span,
     pub message: String,
     pub prev: Option<Rc<Event>>,
+    /// Events in the list that ends here, this one included.
+    len: u32,
 }
 
 pub type History = Option<Rc<Event>>;
 
 pub fn push_event(h: &History, seq: u32, span: Span, message: String) -> History {
+    let prev = match h {
+        Some(last) if last.len as usize >= HISTORY_EVENTS => cut_back(last),
+        _ => h.clone(),
+    };
     Some(Rc::new(Event {
         seq,
         span,
         message,
-        prev: h.clone(),
+        len: prev.as_ref().map_or(0, |p| p.len) + 1,
+        prev,
     }))
+}
+
+/// The oldest event of `last`'s list followed by its [`TRACE_STEPS`] most recent ones: every
+/// event a trace can render (the other lists it is merged with keep theirs).
+fn cut_back(last: &Rc<Event>) -> History {
+    let mut kept: Vec<&Event> = Vec::with_capacity(TRACE_STEPS + 1);
+    let mut cur = Some(last);
+    let mut oldest = last;
+    while let Some(e) = cur {
+        if kept.len() < TRACE_STEPS {
+            kept.push(e);
+        }
+        oldest = e;
+        cur = e.prev.as_ref();
+    }
+    let mut list: History = None;
+    for e in std::iter::once(&**oldest).chain(kept.into_iter().rev()) {
+        list = Some(Rc::new(Event {
+            seq: e.seq,
+            span: e.span,
+            message: e.message.clone(),
+            len: list.as_ref().map_or(0, |p| p.len) + 1,
+            prev: list,
+        }));
+    }
+    list
+}
+
+impl Drop for Event {
+    /// Frees the events only this one holds one by one, instead of recursing once per event.
+    fn drop(&mut self) {
+        let mut prev = self.prev.take();
+        while let Some(rc) = prev {
+            match Rc::try_unwrap(rc) {
+                Ok(mut e) => prev = e.prev.take(),
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 pub fn events(h: &History) -> Vec<(u32, Span, String)> {
@@ -769,5 +822,40 @@ impl Hasher for KeyHasher {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn push_n(mut h: History, from: u32, n: u32) -> History {
+        for seq in from..from + n {
+            h = push_event(&h, seq, Span::default(), format!("e{seq}"));
+        }
+        h
+    }
+
+    /// A long history keeps what a trace can render: its oldest event and at least the
+    /// [`TRACE_STEPS`] most recent, in order.
+    #[test]
+    fn a_long_history_keeps_its_oldest_and_most_recent_events() {
+        let h = push_n(None, 1, 10_000);
+        let seqs: Vec<u32> = events(&h).into_iter().map(|e| e.0).collect();
+        assert!(seqs.len() <= HISTORY_EVENTS, "{}", seqs.len());
+        assert_eq!(seqs[0], 1);
+        let recent: Vec<u32> = (10_000 - TRACE_STEPS as u32 + 1..=10_000).collect();
+        assert!(seqs.ends_with(&recent), "{seqs:?}");
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    }
+
+    /// Cutting one list back does not change the lists that share its events.
+    #[test]
+    fn cutting_a_shared_history_leaves_the_others_whole() {
+        let shared = push_n(None, 1, HISTORY_EVENTS as u32);
+        let before = events(&shared);
+        let longer = push_n(shared.clone(), 1000, 5);
+        assert_eq!(events(&shared), before);
+        assert_eq!(events(&longer).len(), TRACE_STEPS + 1 + 5);
     }
 }

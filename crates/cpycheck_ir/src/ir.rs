@@ -192,6 +192,9 @@ pub struct Body {
     pub entry: BlockId,
     /// The function returns a pointer to a Python object.
     pub returns_object: bool,
+    /// A use of the file's own macros was not expanded: they nest deeper than
+    /// [`crate::MAX_EXPANSION_DEPTH`] (counted in the statistics, never silent).
+    pub macro_depth_exceeded: bool,
 }
 
 impl Body {

@@ -9,4 +9,4 @@ mod lower;
 
 pub use ir::*;
 pub use local_macros::{DefineText, LocalMacro, LocalMacros, UndefText};
-pub use lower::{LowerContext, OPAQUE_CALLEE, is_object_type, lower_function};
+pub use lower::{LowerContext, MAX_EXPANSION_DEPTH, OPAQUE_CALLEE, is_object_type, lower_function};

@@ -50,6 +50,7 @@ pub fn lower_function(func: &Function, cx: &LowerContext<'_>) -> Body {
         switches: Vec::new(),
         macro_value: None,
         expanding: Vec::new(),
+        macro_depth_exceeded: std::cell::Cell::new(false),
     };
     let entry = l.new_block();
     l.current = entry;
@@ -72,6 +73,7 @@ pub fn lower_function(func: &Function, cx: &LowerContext<'_>) -> Body {
     );
     l.terminate(Terminator::Return(None), end);
     Body {
+        macro_depth_exceeded: l.macro_depth_exceeded.get(),
         name: func.name.clone(),
         span: func.span,
         name_span: func.name_span,
@@ -121,6 +123,8 @@ struct Lowerer<'a, 'b> {
     macro_value: Option<Operand>,
     /// Local macros being expanded (a macro is not expanded inside itself, as in cpp).
     expanding: Vec<String>,
+    /// A use of the file's macros was left unexpanded: [`MAX_EXPANSION_DEPTH`] reached.
+    macro_depth_exceeded: std::cell::Cell<bool>,
 }
 
 /// The callee of the call an opaque statement is lowered to (no function has this name).
@@ -130,7 +134,7 @@ pub const OPAQUE_CALLEE: &str = "<opaque>";
 const MAX_OPAQUE_NAMES: usize = 256;
 
 /// How deep local macro expansions may nest.
-const MAX_EXPANSION_DEPTH: usize = 16;
+pub const MAX_EXPANSION_DEPTH: usize = 16;
 
 impl Lowerer<'_, '_> {
     fn new_block(&mut self) -> BlockId {
@@ -516,6 +520,18 @@ impl Lowerer<'_, '_> {
     /// The statements of a local macro use (`NAME` or `NAME(args)`), if `e` is one.
     fn local_expansion(&self, e: &Expr) -> Option<(String, Vec<Stmt>)> {
         if self.expanding.len() >= MAX_EXPANSION_DEPTH {
+            let name = match &e.kind {
+                ExprKind::Ident(name) => Some(name),
+                ExprKind::Call { callee, .. } => match &callee.kind {
+                    ExprKind::Ident(name) => Some(name),
+                    _ => None,
+                },
+                _ => None,
+            };
+            // Counted (never silent): a macro of the file left unexpanded.
+            if name.is_some_and(|n| self.cx.macros.get(n, e.span.start as usize).is_some()) {
+                self.macro_depth_exceeded.set(true);
+            }
             return None;
         }
         let (name, args): (&str, &[Expr]) = match &e.kind {

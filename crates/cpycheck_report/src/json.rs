@@ -18,7 +18,10 @@
 //!
 //! `statistics` was added later without a version change (fields are only ever added);
 //! a file's `elapsed_ms` is present only when the run measured it, its `skipped` list only
-//! when it has skipped functions. `functions_opaque` counts analysed functions in which
+//! when it has skipped functions; `limits` (overall and per file, present only when
+//! reached) counts the analysis limits reached without skipping a function, e.g.
+//! `{"macros nested more than 16 deep, not expanded": 1}` (functions).
+//! `functions_opaque` counts analysed functions in which
 //! statements with a confined parse error were read as opaque (see the syntax model).
 
 use cpycheck_diagnostics::FileReport;
@@ -49,6 +52,8 @@ struct JsonStatistics<'a> {
     functions_opaque: usize,
     parse_error_regions: usize,
     skip_reasons: BTreeMap<&'a str, usize>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    limits: BTreeMap<&'a str, usize>,
     files: Vec<JsonFileStatistics<'a>>,
 }
 
@@ -66,6 +71,8 @@ struct JsonFileStatistics<'a> {
     elapsed_ms: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     skipped: Vec<JsonSkipped<'a>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    limits: BTreeMap<&'a str, usize>,
 }
 
 #[derive(Serialize)]
@@ -132,6 +139,7 @@ pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
         functions_opaque: 0,
         parse_error_regions: 0,
         skip_reasons: BTreeMap::new(),
+        limits: BTreeMap::new(),
         files: Vec::new(),
     };
     for report in sorted_reports(reports) {
@@ -139,6 +147,9 @@ pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
         statistics.functions_opaque += report.functions_opaque;
         for (reason, count) in &report.skip_reasons {
             *statistics.skip_reasons.entry(reason).or_default() += count;
+        }
+        for (limit, count) in &report.limits {
+            *statistics.limits.entry(limit).or_default() += count;
         }
         statistics.files.push(JsonFileStatistics {
             file: &report.path,
@@ -151,6 +162,11 @@ pub fn render_json(reports: &[FileReport], stats: &RunStats) -> String {
             findings: report.diagnostics.len(),
             elapsed_ms: report.elapsed.map(|d| d.as_secs_f64() * 1000.0),
             skipped: skipped_functions(report),
+            limits: report
+                .limits
+                .iter()
+                .map(|(k, v)| (k.as_str(), *v))
+                .collect(),
         });
         if let Some(message) = &report.error {
             errors.push(JsonError {

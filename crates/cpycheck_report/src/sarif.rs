@@ -196,19 +196,52 @@ fn char_position(offset: usize, text: &str, index: &LineIndex) -> (usize, usize)
 
 /// The artifact location of a path as shown to the user.
 fn artifact_location(path: &str) -> Value {
-    let path = path.replace('\\', "/");
-    if path.starts_with('/') {
+    let path = unescape(path);
+    if path.starts_with(b"/") {
         json!({ "uri": format!("file://{}", percent_encode(&path)) })
     } else {
-        let relative = path.strip_prefix("./").unwrap_or(&path);
+        let relative = path.strip_prefix(b"./").unwrap_or(&path);
         json!({ "uri": percent_encode(relative), "uriBaseId": "%SRCROOT%" })
     }
 }
 
+/// The bytes of a path as shown to the user: the CLI escapes control characters and bytes
+/// that are not UTF-8 as `\xNN` and `\u{N}`, which become those bytes again (and are then
+/// percent-encoded); any other `\` is a Windows separator.
+fn unescape(path: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(at) = rest.find('\\') {
+        out.extend_from_slice(&rest.as_bytes()[..at]);
+        let after = &rest[at + 1..];
+        let hex = after
+            .strip_prefix('x')
+            .and_then(|h| h.get(..2))
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        let unicode = after.strip_prefix("u{").and_then(|u| {
+            let end = u.find('}')?;
+            let c = char::from_u32(u32::from_str_radix(&u[..end], 16).ok()?)?;
+            Some((c, end + 3))
+        });
+        if let Some(byte) = hex {
+            out.push(byte);
+            rest = &after[3..];
+        } else if let Some((c, len)) = unicode {
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            rest = &after[len..];
+        } else {
+            out.push(b'/');
+            rest = after;
+        }
+    }
+    out.extend_from_slice(rest.as_bytes());
+    out
+}
+
 /// Percent-encodes everything but unreserved characters and `/`.
-fn percent_encode(path: &str) -> String {
+fn percent_encode(path: &[u8]) -> String {
     let mut out = String::with_capacity(path.len());
-    for byte in path.bytes() {
+    for &byte in path {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
             out.push(byte as char);
         } else {
@@ -235,6 +268,10 @@ mod tests {
         assert_eq!(
             artifact_location("/tmp/é.c"),
             json!({ "uri": "file:///tmp/%C3%A9.c" })
+        );
+        assert_eq!(
+            artifact_location("src\\a\\x1b[2J\\xff\\u{85}.c"),
+            json!({ "uri": "src/a%1B%5B2J%FF%C2%85.c", "uriBaseId": "%SRCROOT%" })
         );
     }
 

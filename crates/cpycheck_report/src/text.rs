@@ -213,6 +213,25 @@ pub fn render_summary(reports: &[FileReport], stats: &RunStats, opts: &TextOptio
             plural(stats.files_with_errors, "file")
         );
     }
+    out.push_str(&render_limits(reports));
+    out
+}
+
+/// The analysis limits reached (see `FileReport::limits`), one line each; nothing when
+/// none was.
+fn render_limits(reports: &[FileReport]) -> String {
+    let mut limits: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (limit, count) in reports.iter().flat_map(|r| &r.limits) {
+        *limits.entry(limit).or_default() += count;
+    }
+    let mut out = String::new();
+    for (limit, count) in limits {
+        let _ = writeln!(
+            out,
+            "limit reached in {}: {limit}",
+            plural(count, "function")
+        );
+    }
     out
 }
 

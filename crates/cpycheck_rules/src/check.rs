@@ -122,6 +122,15 @@ struct FunctionOutcome {
 /// The skip reason of a function whose body contains parse error regions.
 pub const SKIP_PARSE_ERRORS: &str = "parse error regions in the body";
 
+/// The skip reason of a function with a statement or expression nested deeper than the
+/// syntax model's cap ([`cpycheck_syntax::MAX_NESTING_DEPTH`], e.g. a long generated
+/// `else if` chain).
+pub const SKIP_TOO_DEEP: &str = "nested more than 256 levels deep";
+
+/// The limit a function hits (counted per function) when the file's own macros nest deeper than the IR expands
+/// them ([`cpycheck_ir::MAX_EXPANSION_DEPTH`]); the innermost use is an unknown call.
+pub const LIMIT_MACRO_DEPTH: &str = "macros nested more than 16 deep, not expanded";
+
 /// Whether a function is left unanalysed: parse errors that are not confined to single
 /// statements, or an opaque statement that uses a macro holding control flow.
 pub(crate) fn is_skipped(
@@ -156,7 +165,8 @@ pub fn check_file_with(
     includes: &dyn Includes,
 ) -> (FileReport, FileExports) {
     let mut exports = FileExports::default();
-    let report = check_file_inner(path, bytes, settings, external, includes, &mut exports);
+    let bytes = cpycheck_source::lone_cr_as_lf(bytes);
+    let report = check_file_inner(path, &bytes, settings, external, includes, &mut exports);
     (report, exports)
 }
 
@@ -315,17 +325,25 @@ fn check_file_inner(
     for (f, body) in model.functions.iter().zip(lowered) {
         let Some(body) = body else {
             report.functions_skipped += 1;
-            *report
-                .skip_reasons
-                .entry(SKIP_PARSE_ERRORS.to_string())
-                .or_default() += 1;
+            let reason = if f.too_deep {
+                SKIP_TOO_DEEP
+            } else {
+                SKIP_PARSE_ERRORS
+            };
+            *report.skip_reasons.entry(reason.to_string()).or_default() += 1;
             report.skipped.push(SkippedEntry {
                 span: f.span,
                 name: Some(f.name.clone()),
-                reason: SKIP_PARSE_ERRORS.to_string(),
+                reason: reason.to_string(),
             });
             continue;
         };
+        if body.macro_depth_exceeded {
+            *report
+                .limits
+                .entry(LIMIT_MACRO_DEPTH.to_string())
+                .or_default() += 1;
+        }
         if f.opaque_regions > 0 {
             report.functions_opaque += 1;
         }
@@ -401,6 +419,9 @@ fn file_rules(fcx: &FileContext<'_>) -> Vec<Diagnostic> {
 /// Cython reads with it: class attributes, base classes, extern functions), given as bytes.
 /// A companion that is not text is ignored.
 pub fn check_cython_module(path: &str, bytes: &[u8], companion: Option<&[u8]>) -> FileReport {
+    let bytes = &*cpycheck_source::lone_cr_as_lf(bytes);
+    let companion = companion.map(cpycheck_source::lone_cr_as_lf);
+    let companion = companion.as_deref();
     let mut report = FileReport {
         path: path.to_string(),
         source: same_length_text(bytes),
@@ -542,6 +563,7 @@ fn check_cython(path: &str, bytes: &[u8], companion: Option<&[u8]>, report: &mut
 
 /// The CFG of every function in the file, as text (`cpycheck debug dump-cfg`).
 pub fn dump_cfg(bytes: &[u8], settings: &Settings, includes: &dyn Includes) -> String {
+    let bytes = &*cpycheck_source::lone_cr_as_lf(bytes);
     let (model, macros) = match front_end(bytes, settings, includes) {
         Ok(parsed) => parsed,
         Err(e) => return format!("error: {e}\n"),
@@ -566,6 +588,7 @@ pub fn dump_cfg(bytes: &[u8], settings: &Settings, includes: &dyn Includes) -> S
 /// The contract inferred (or declared) for every function of the file, as text (`cpycheck
 /// debug dump-summaries`).
 pub fn dump_summaries(bytes: &[u8], settings: &Settings, includes: &dyn Includes) -> String {
+    let bytes = &*cpycheck_source::lone_cr_as_lf(bytes);
     let (model, macros) = match front_end(bytes, settings, includes) {
         Ok(parsed) => parsed,
         Err(e) => return format!("error: {e}\n"),

@@ -12,8 +12,8 @@ mod lifecycle;
 
 pub use api_coverage::{ApiCalls, unknown_api_calls};
 pub use check::{
-    ExternalSummaries, FileExports, Settings, check_cython_module, check_file, check_file_with,
-    dump_cfg, dump_summaries, recheck_file,
+    ExternalSummaries, FileExports, LIMIT_MACRO_DEPTH, SKIP_TOO_DEEP, Settings,
+    check_cython_module, check_file, check_file_with, dump_cfg, dump_summaries, recheck_file,
 };
 pub use registry::RuleMeta;
 

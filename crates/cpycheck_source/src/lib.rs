@@ -33,3 +33,36 @@ pub use prep::{
     Define, PrepError, PrepOptions, Prepared, Rewrite, RewriteKind, Undef, prepare, prepare_with,
 };
 pub use span::{LineIndex, Span};
+
+/// The file's bytes with every carriage return that is not followed by a line feed (the
+/// line end of classic Mac OS files, and of some generators) replaced by a line feed, one
+/// byte for one: every offset is unchanged, and every later stage (the preprocessor's
+/// directives, the parser, line and column numbers) sees the lines the file has. Borrowed
+/// when there is nothing to replace.
+pub fn lone_cr_as_lf(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let lone = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+    if !(0..bytes.len()).any(lone) {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = bytes.to_vec();
+    for (i, b) in out.iter_mut().enumerate() {
+        if lone(i) {
+            *b = b'\n';
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod line_end_tests {
+    use super::lone_cr_as_lf;
+
+    #[test]
+    fn lone_carriage_returns_become_line_feeds() {
+        assert_eq!(&*lone_cr_as_lf(b"a\rb\r\nc\n\r"), b"a\nb\r\nc\n\n");
+        assert!(matches!(
+            lone_cr_as_lf(b"a\r\nb\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+}

@@ -17,7 +17,7 @@ const C_STATEMENT_KEYWORDS: &[&str] = &[
 
 /// Maximum nesting of statements and expressions converted recursively. Real extension code
 /// stays far below this; a 2 MiB worker stack comfortably holds this many frames.
-pub(crate) const MAX_DEPTH: u32 = 256;
+pub const MAX_DEPTH: u32 = 256;
 
 pub(crate) fn span_of(node: Node) -> Span {
     Span::new(node.start_byte(), node.end_byte())
@@ -220,6 +220,7 @@ impl<'a> Converter<'a> {
             variadic,
             body,
             has_errors,
+            too_deep: self.truncated,
             opaque_regions: self.opaque.len(),
         }
     }

@@ -22,7 +22,7 @@ use tree_sitter::{Node, Parser, Tree};
 
 use fields::{F, FieldExt};
 
-pub use convert::{Mentions, char_value, mentions, parse_c_int};
+pub use convert::{MAX_DEPTH as MAX_NESTING_DEPTH, Mentions, char_value, mentions, parse_c_int};
 pub use dump::{dump_model, dump_tree};
 pub use model::*;
 pub use tables::{

@@ -217,6 +217,9 @@ pub struct Function {
     /// The body contains parse error regions that are not confined to single statements
     /// (or a subtree was cut by the depth cap): the function is not analysed.
     pub has_errors: bool,
+    /// A statement or expression nested deeper than [`crate::MAX_NESTING_DEPTH`] was cut
+    /// (`has_errors` is set too): the function is skipped for that reason.
+    pub too_deep: bool,
     /// Statements whose parse error is confined to them, modelled as
     /// [`StmtKind::Opaque`]. The function is analysed; these statements make what they
     /// mention unknown.
