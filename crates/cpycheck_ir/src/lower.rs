@@ -1074,10 +1074,37 @@ impl Lowerer<'_, '_> {
         self.macro_value.take().unwrap_or(Operand::Other)
     }
 
+    /// The function a called name stands for: an object-like macro of the file or its
+    /// headers whose body is one name (`#define PyInt_FromLong PyLong_FromLong`, the
+    /// aliases of compatibility headers) is followed, at most 8 times.
+    fn alias_target(&self, name: &str, at: usize) -> String {
+        let mut name = name.to_string();
+        for _ in 0..8 {
+            let Some(m) = self.cx.macros.get(&name, at) else {
+                break;
+            };
+            let Some(target) = m
+                .params
+                .is_none()
+                .then(|| m.as_expr().and_then(Expr::as_ident))
+                .flatten()
+            else {
+                break;
+            };
+            if target == name {
+                break;
+            }
+            name = target.to_string();
+        }
+        name
+    }
+
     /// Lowers a call. Returns `None` when the call was a known macro that lowering expanded
     /// (its value is then in `self.macro_value`).
     fn call_rvalue(&mut self, callee: &Expr, args: &[Expr], span: Span) -> Option<Call> {
         if let Some(name) = callee.as_ident() {
+            let name = self.alias_target(name, span.start as usize);
+            let name = name.as_str();
             if let Some(kind) = lookup_macro(name)
                 && self.expand_macro(kind, args, span)
             {
