@@ -158,8 +158,13 @@ pub fn prepare_with(
         including: Vec::new(),
         headers: Vec::new(),
         seen: HashSet::new(),
+        iso646: false,
     };
     out.inactive = directives(&mut buf, &mut env);
+    respell(&mut buf);
+    if env.iso646 {
+        iso646_operators(&mut buf);
+    }
     out.rewrites = rewrite_macros(&mut buf, &env);
     out.defines = env.defines;
     out.undefs = env.undefs;
@@ -175,6 +180,73 @@ pub fn prepare_with(
             .collect(),
     };
     Ok(out)
+}
+
+/// Spellings the C parser does not know, rewritten to ones it knows, same length: a line
+/// continuation written with a CRLF line end (`\\` CR LF) becomes space, `\\`, LF (in a
+/// string literal the string gains a space); the digraphs `<%` `%>` `<:` `:>` become
+/// `{` `}` `[` `]` and a space (not `<::`, which C++ reads as `<` `::`).
+fn respell(buf: &mut [u8]) {
+    let mut i = 0;
+    while let Some(at) = buf[i..]
+        .windows(3)
+        .position(|w| w == b"\\\r\n")
+        .map(|p| i + p)
+    {
+        buf[at] = b' ';
+        buf[at + 1] = b'\\';
+        i = at + 3;
+    }
+    if !buf
+        .windows(2)
+        .any(|w| matches!(w, b"<%" | b"%>" | b"<:" | b":>"))
+    {
+        return;
+    }
+    let toks = tokenize(buf);
+    for pair in toks.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if a.kind != TokKind::Punct || b.kind != TokKind::Punct || a.end != b.start {
+            continue;
+        }
+        let (s, e) = (a.start as usize, b.start as usize);
+        let with = match (buf[s], buf[e]) {
+            (b'<', b'%') => b'{',
+            (b'%', b'>') => b'}',
+            (b'<', b':') if buf.get(e + 1) != Some(&b':') => b'[',
+            (b':', b'>') => b']',
+            _ => continue,
+        };
+        buf[s] = with;
+        buf[e] = b' ';
+    }
+}
+
+/// The operator names of `<iso646.h>`, written as the operators they stand for (padded
+/// with spaces: every name is at least as long as its operator).
+fn iso646_operators(buf: &mut [u8]) {
+    const NAMES: &[(&str, &str)] = &[
+        ("and", "&&"),
+        ("and_eq", "&="),
+        ("bitand", "&"),
+        ("bitor", "|"),
+        ("compl", "~"),
+        ("not", "!"),
+        ("not_eq", "!="),
+        ("or", "||"),
+        ("or_eq", "|="),
+        ("xor", "^"),
+        ("xor_eq", "^="),
+    ];
+    for t in tokenize(buf) {
+        if t.kind != TokKind::Ident {
+            continue;
+        }
+        let (s, e) = (t.start as usize, t.end as usize);
+        if let Some((_, op)) = NAMES.iter().find(|(n, _)| n.as_bytes() == &buf[s..e]) {
+            write_padded(buf, s, e, op);
+        }
+    }
 }
 
 /// Replaces every byte in `range` except newlines by a space.
@@ -201,6 +273,8 @@ struct PrepEnv<'a> {
     /// Every header included so far, in order.
     headers: Vec<Arc<Path>>,
     seen: HashSet<Arc<Path>>,
+    /// `<iso646.h>` was included: `and`, `or`, `not`, ... are operators.
+    iso646: bool,
 }
 
 /// Always defined when compiling an extension on Linux with gcc.
@@ -675,6 +749,9 @@ fn include(rest: &str, span: Span, env: &mut PrepEnv) {
     let Some((name, angled)) = include_name(rest) else {
         return;
     };
+    if name == "iso646.h" {
+        env.iso646 = true;
+    }
     if env.including.len() >= MAX_INCLUDE_DEPTH || env.seen.len() >= MAX_HEADERS_PER_FILE {
         return;
     }
@@ -1262,6 +1339,40 @@ fn is_body_start(toks: &[Tok], i: usize, buf: &[u8]) -> bool {
     false
 }
 
+/// Whether `name` is an object-like macro whose body is a statement or ends one: its body
+/// ends with `;` or `}`, or with a thread-state macro (`Py_BEGIN_ALLOW_THREADS` opens a
+/// block that a matching end macro closes), or with another such word (nested at most 8
+/// deep).
+fn statement_word(env: &PrepEnv, name: &str, depth: u32) -> bool {
+    const THREAD_WORDS: &[&str] = &[
+        "Py_BEGIN_ALLOW_THREADS",
+        "Py_END_ALLOW_THREADS",
+        "Py_BLOCK_THREADS",
+        "Py_UNBLOCK_THREADS",
+    ];
+    if depth > 8 {
+        return false;
+    }
+    let Some(&d) = env.live.get(name) else {
+        return false;
+    };
+    let d = &env.defines[d];
+    if d.params.is_some() {
+        return false;
+    }
+    let body = d.body.trim_end();
+    if body.ends_with(';') || body.ends_with('}') {
+        return true;
+    }
+    let last = body
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
+    !last.is_empty()
+        && last != name
+        && (THREAD_WORDS.contains(&last) || statement_word(env, last, depth + 1))
+}
+
 /// Statement-like macro calls written without a `;` (`STATS(x)` then the next statement,
 /// `LIST_FOREACH(...) {`), and top-level macros that define functions (`SLOT1(...)`), are
 /// separated from what follows by a `;` written into the whitespace after them (`,` inside
@@ -1283,12 +1394,7 @@ fn statement_macros(buf: &mut [u8], env: &PrepEnv) -> Vec<Rewrite> {
             d.params.is_some() && body.starts_with('{') && body.ends_with('}')
         })
     };
-    let is_statement_word = |name: &str| {
-        env.live.get(name).is_some_and(|&d| {
-            let d = &env.defines[d];
-            d.params.is_none() && d.body.trim_end().ends_with(';')
-        })
-    };
+    let is_statement_word = |name: &str| statement_word(env, name, 0);
     // Brace stack: true for an initialiser list.
     let mut braces: Vec<bool> = Vec::new();
     let mut inserts: Vec<(usize, u8)> = Vec::new();

@@ -371,3 +371,58 @@ fn fpe_protect_and_qualifier_macros_are_blanked() {
     assert_eq!(lines[2], "");
     assert_eq!(lines[4], "");
 }
+
+#[test]
+fn crlf_line_continuations_in_strings_are_respelled() {
+    // `\` CR LF continues a line like `\` LF; the parser only knows the latter.
+    let src = "static char doc[] = \"a\\n\\\r\nb\";\r\nint f(void) { return 0; }\r\n";
+    let p = prep(src);
+    assert_invariant(src.as_bytes(), &p);
+    assert!(p.text.contains("\"a\\n \\\nb\";"), "{:?}", p.text);
+}
+
+#[test]
+fn digraphs_become_brackets() {
+    let src = "int f(int a) <% int b<:2:>; return 0; %>\nchar *s = \"<% %>\";\nX<::y> z;\n";
+    let p = prep(src);
+    assert_invariant(src.as_bytes(), &p);
+    assert!(
+        p.text
+            .starts_with("int f(int a) {  int b[ 2] ; return 0; } \n"),
+        "{:?}",
+        p.text
+    );
+    assert!(p.text.contains("\"<% %>\""));
+    // `<::` is left alone (C++ reads it as `<` `::`).
+    assert!(p.text.contains("X<::y> z;"), "{:?}", p.text);
+}
+
+#[test]
+fn thread_state_pairs_of_the_package_get_a_semicolon() {
+    // A package's begin/end pair built on `Py_BEGIN_ALLOW_THREADS` (which opens a block the
+    // end macro closes), each alone on its line.
+    let src = "#define MY_BEGIN if (s) { s->n = 1; } Py_BEGIN_ALLOW_THREADS\n#define MY_END Py_END_ALLOW_THREADS if (s) s->n = 0;\n#define OUTER MY_BEGIN\nvoid f(void) {\n  OUTER\n  g();\n  MY_END\n  h();\n}\n";
+    let p = prep(src);
+    assert_invariant(src.as_bytes(), &p);
+    assert!(
+        p.text.contains("OUTER\n; g();\n  MY_END\n; h();"),
+        "{:?}",
+        p.text
+    );
+}
+
+#[test]
+fn iso646_operator_names_become_operators() {
+    let src = "#include <iso646.h>\nint f(int a, int b) { if (not a and b or a not_eq b) return compl a; return 0; }\n";
+    let p = prep(src);
+    assert_invariant(src.as_bytes(), &p);
+    assert!(
+        p.text
+            .contains("if (!   a &&  b || a !=     b) return ~     a;"),
+        "{:?}",
+        p.text
+    );
+    // Without the header, `and` is an ordinary identifier.
+    let plain = "int f(int and) { return and; }\n";
+    assert_eq!(prep(plain).text, plain);
+}

@@ -10,7 +10,9 @@
 mod convert;
 mod dump;
 mod fields;
+mod heads;
 pub mod model;
+mod recover;
 mod runtime_slots;
 mod tables;
 
@@ -183,19 +185,32 @@ fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
     // the cuts are not clean, the walks are dropped and the whole text is parsed and walked
     // at once). Enum constants may refer to earlier ones, so their lists are read
     // afterwards, in order.
+    let heads = heads::function_heads(prepared_text);
+    let bounds = recover::boundaries(prepared_text, &heads);
+    let head_spans: Vec<(usize, usize)> = heads.iter().map(|h| (h.start, h.open)).collect();
     let cuts = cut_points(prepared_text, piece_bytes);
     let ranges = piece_ranges(prepared_text, &cuts);
     let trees: Vec<OnceLock<Tree>> = ranges.iter().map(|_| OnceLock::new()).collect();
+    let repaired: Vec<OnceLock<Vec<Tree>>> = ranges.iter().map(|_| OnceLock::new()).collect();
     let whole: OnceLock<Tree> = OnceLock::new();
+    let whole_repaired: OnceLock<Vec<Tree>> = OnceLock::new();
     let walked: Option<Vec<Piece>> = if cuts.is_empty() {
         None
     } else {
         ranges
             .par_iter()
             .zip(&trees)
-            .map(|(range, slot)| {
+            .zip(&repaired)
+            .map(|((range, slot), sub)| {
                 let tree = parse_range(prepared_text, *range)?;
-                Some(walk_piece(prepared_text, slot.get_or_init(|| tree)))
+                let tree = slot.get_or_init(|| tree);
+                Some(walk_tree(
+                    prepared_text,
+                    tree,
+                    (&head_spans, &bounds),
+                    *range,
+                    sub,
+                ))
             })
             .collect()
     };
@@ -214,7 +229,18 @@ fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
                 });
                 return model;
             };
-            vec![walk_piece(prepared_text, whole.get_or_init(|| tree))]
+            let tree = whole.get_or_init(|| tree);
+            let range = tree_sitter::Range {
+                end_byte: prepared_text.len(),
+                ..recover::range_of_tree(tree)
+            };
+            vec![walk_tree(
+                prepared_text,
+                tree,
+                (&head_spans, &bounds),
+                range,
+                &whole_repaired,
+            )]
         }
     };
     let mut registrations = Vec::new();
@@ -225,7 +251,9 @@ fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
     let mut slot_arrays: Vec<(String, Vec<TypeSlot>)> = Vec::new();
     let mut spec_calls: Vec<(String, Span)> = Vec::new();
     let mut conv = Converter::new(prepared_text);
+    let mut bodies: Vec<usize> = Vec::new();
     for mut piece in pieces {
+        bodies.append(&mut piece.bodies);
         model.error_regions += piece.error_regions;
         model.functions.append(&mut piece.functions);
         model.skipped_functions.append(&mut piece.skipped_functions);
@@ -241,6 +269,7 @@ fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
             enum_constants(&mut conv, list, &mut model.enum_constants);
         }
     }
+    unread_heads(heads, &bodies, &mut model.skipped_functions);
     model.registrations = registrations;
     model.object_types = tables::object_types(&structs, &aliases);
     // `typedef struct Foo FooObject;` names the struct `Foo` too.
@@ -276,12 +305,46 @@ fn parse_in_pieces(prepared_text: &str, piece_bytes: usize) -> FileModel {
     model
 }
 
+/// Adds a skipped entry for each function head found by layout whose body no function
+/// definition of the tree opens: no function leaves the model without being counted.
+fn unread_heads(heads: Vec<heads::Head>, bodies: &[usize], skipped: &mut Vec<SkippedFunction>) {
+    if heads.is_empty() {
+        return;
+    }
+    let mut bodies = bodies.to_vec();
+    bodies.sort_unstable();
+    let mut added = false;
+    for h in heads {
+        if bodies.binary_search(&h.open).is_ok() {
+            continue;
+        }
+        let reason = if h.digraph {
+            "written with digraphs (`<%`), not read as a function definition"
+        } else if h.k_and_r {
+            "an old-style (K&R) definition, not read as a function definition"
+        } else {
+            "not read as a function definition (a parse error before or in it)"
+        };
+        skipped.push(SkippedFunction {
+            name: h.name,
+            span: Span::new(h.start, h.open + 1),
+            reason: reason.to_string(),
+        });
+        added = true;
+    }
+    if added {
+        skipped.sort_by_key(|s| s.span.start);
+    }
+}
+
 /// What the walk of one piece's tree finds, in document order.
 #[derive(Default)]
 struct Piece<'t> {
     error_regions: usize,
     functions: Vec<Function>,
     skipped_functions: Vec<SkippedFunction>,
+    /// Where the body of each function definition node opens (read or skipped).
+    bodies: Vec<usize>,
     member_defs: Vec<MemberDef>,
     registrations: Vec<Registration>,
     structs: Vec<StructInfo>,
@@ -294,33 +357,103 @@ struct Piece<'t> {
     enum_lists: Vec<Node<'t>>,
 }
 
-/// Converts the items of one piece's tree.
-fn walk_piece<'t>(src: &str, tree: &'t Tree) -> Piece<'t> {
+/// Converts the items of one piece's tree (covering `range`). Damage that crosses a
+/// boundary is parsed again in chunks (see [`recover`]), kept in `repaired`, and those
+/// chunks' items replace the damaged ones.
+fn walk_tree<'t>(
+    src: &str,
+    tree: &'t Tree,
+    (heads, bounds): (&[(usize, usize)], &[usize]),
+    range: tree_sitter::Range,
+    repaired: &'t OnceLock<Vec<Tree>>,
+) -> Piece<'t> {
+    let root = tree.root_node();
+    let regions = recover::damaged_regions(root, heads, bounds, range.start_byte, range.end_byte);
+    if regions.is_empty() {
+        return walk_piece(src, vec![root]);
+    }
+    let chunks = recover::chunk_ranges(src, &regions);
+    let subtrees = repaired.get_or_init(|| {
+        chunks
+            .iter()
+            .flatten()
+            .filter_map(|r| parse_range(src, *r))
+            .collect()
+    });
+    // A region's chunks replace its items only when they read more functions cleanly
+    // (a chunk can fare worse: an unknown macro before a head that the damaged item had
+    // absorbed now starts the chunk).
+    let mut cursor = root.walk();
+    let children: Vec<Node<'t>> = root.children(&mut cursor).collect();
+    let overlaps = |n: &Node, (a, b): (usize, usize)| n.start_byte() < b && n.end_byte() > a;
+    let mut replaced: Vec<(usize, usize)> = Vec::new();
+    let mut roots: Vec<Node<'t>> = Vec::new();
+    for r in &regions {
+        let span = (r[0], r[r.len() - 1]);
+        let chunk_roots: Vec<Node<'t>> = subtrees
+            .iter()
+            .map(Tree::root_node)
+            .filter(|n| n.start_byte() >= span.0 && n.end_byte() <= span.1)
+            .collect();
+        let before: usize = children
+            .iter()
+            .filter(|c| overlaps(c, span))
+            .map(|c| recover::clean_functions(*c, heads))
+            .sum();
+        let after: usize = chunk_roots
+            .iter()
+            .map(|n| recover::clean_functions(*n, heads))
+            .sum();
+        if after > before {
+            replaced.push(span);
+            roots.extend(chunk_roots);
+        }
+    }
+    roots.extend(
+        children
+            .into_iter()
+            .filter(|c| !replaced.iter().any(|&span| overlaps(c, span))),
+    );
+    roots.sort_by_key(Node::start_byte);
+    walk_piece(src, roots)
+}
+
+/// Converts the items under `roots`, in order.
+fn walk_piece<'t>(src: &str, roots: Vec<Node<'t>>) -> Piece<'t> {
     let mut conv = Converter::new(src);
     let mut p = Piece::default();
     let mut typedef_structs: HashSet<usize> = HashSet::new();
     // Iterative depth-first walk in document order, piece after piece.
-    let mut stack: Vec<Node> = vec![tree.root_node()];
+    let Some(first) = roots.first() else {
+        return p;
+    };
+    let mut cursor = first.walk();
+    let mut stack: Vec<Node> = roots;
+    stack.reverse();
     {
-        let mut cursor = tree.walk();
         while let Some(node) = stack.pop() {
             if node.is_error() || node.is_missing() {
                 p.error_regions += 1;
             }
             match node.kind() {
-                "function_definition" => match conv.function(node) {
-                    Ok(f) => {
-                        if f.name.starts_with("PyInit_") {
-                            p.registrations.push(Registration {
-                                function: f.name.clone(),
-                                kind: RegistrationKind::ModuleInit,
-                                span: f.name_span,
-                            });
-                        }
-                        p.functions.push(f);
+                "function_definition" => {
+                    if let Some(body) = node.child_field(F::Body) {
+                        p.bodies.push(body.start_byte());
                     }
-                    Err(skipped) => p.skipped_functions.push(skipped),
-                },
+                    match conv.function(node) {
+                        Ok(f) => {
+                            if f.name.starts_with("PyInit_") {
+                                p.registrations.push(Registration {
+                                    function: f.name.clone(),
+                                    kind: RegistrationKind::ModuleInit,
+                                    span: f.name_span,
+                                });
+                            }
+                            p.functions.push(f);
+                        }
+                        Err(skipped) => p.skipped_functions.push(skipped),
+                    }
+                }
                 "declaration" => {
                     let mut tables = Tables {
                         conv: &mut conv,
@@ -469,6 +602,36 @@ mod tests {
                 "pieces of {piece_bytes} bytes"
             );
         }
+    }
+
+    fn names_of(text: &str) -> (Vec<String>, Vec<String>) {
+        let m = parse(text);
+        (
+            m.functions.iter().map(|f| f.name.clone()).collect(),
+            m.skipped_functions
+                .iter()
+                .map(|s| format!("{}: {}", s.name.clone().unwrap_or_default(), s.reason))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn macro_lines_without_semicolons_do_not_swallow_the_next_function() {
+        // Two top-level macro uses that define functions, written without `;`: one parse
+        // reads them as the head of a function named `SAME_KIND` with `g`'s body.
+        let text = "MAKE(SAFE)\nMAKE(SAME_KIND)\n\n\nstatic int\ng(void)\n{\n    return 1;\n}\n\nstatic int\nh(void)\n{\n    return 2;\n}\n";
+        let (functions, _) = names_of(text);
+        assert_eq!(functions, ["g", "h"]);
+    }
+
+    #[test]
+    fn a_repair_that_reads_fewer_functions_is_not_kept() {
+        // Parsed again alone, the chunk of the first function starts with the unknown
+        // `NPY_NO_EXPORT` and reads worse than the first parse: the first parse stays.
+        let text = "ASCII_FORMAT(float, f, float)\nASCII_FORMAT(long double, l, long double)\n\n/*\n * doc\n */\nNPY_NO_EXPORT int\nNumPyOS_ascii_isspace(int c)\n{\n    return c == 1;\n}\n";
+        let m = parse(text);
+        assert_eq!(m.functions.len(), 1);
+        assert!(!m.functions[0].has_errors);
     }
 
     #[test]
