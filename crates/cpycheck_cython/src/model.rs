@@ -117,6 +117,19 @@ pub struct FunctionDef {
 }
 
 impl FunctionDef {
+    /// Every statement of the body, depth first.
+    pub fn statements(&self) -> Vec<&Stmt> {
+        fn go<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Stmt>) {
+            for s in stmts {
+                out.push(s);
+                go(&s.children, out);
+            }
+        }
+        let mut out = Vec::new();
+        go(&self.body, &mut out);
+        out
+    }
+
     /// Every statement of the body, depth first, with its enclosing statements.
     pub fn walk(&self, mut visit: impl FnMut(&Stmt, &[&Stmt])) {
         fn go<'a>(
@@ -237,6 +250,14 @@ const OBJECT_TYPES: &[&str] = &[
 const SIMPLE_OBJECT_TYPES: &[&str] = &["str", "bytes", "unicode", "bytearray", "basestring"];
 
 impl CythonFile {
+    /// Every function body of the file: module-level functions, then the methods of each
+    /// class.
+    pub fn bodies(&self) -> impl Iterator<Item = &FunctionDef> {
+        self.functions
+            .iter()
+            .chain(self.classes.iter().flat_map(|c| c.methods.iter()))
+    }
+
     pub fn class(&self, name: &str) -> Option<&ClassDef> {
         self.classes.iter().find(|c| c.name == name)
     }

@@ -3,7 +3,7 @@ use crate::registry::{Check, CythonContext, FileFinding, Message};
 use cpycheck_contracts::Returns;
 use cpycheck_contracts::macros::{MacroKind, lookup_macro};
 use cpycheck_cython::query::{assignment, call_end, calls};
-use cpycheck_cython::{CythonFile, FunctionDef, FunctionKind, Stmt, TokKind, Token, TypeKind};
+use cpycheck_cython::{CythonFile, FunctionDef, FunctionKind, TokKind, Token, TypeKind};
 use cpycheck_diagnostics::Span;
 
 declare_rule! {
@@ -58,12 +58,7 @@ impl CythonBorrowedAsOwned {
 
     fn check(cx: &CythonContext<'_>) -> Vec<FileFinding> {
         let mut out = Vec::new();
-        let bodies = cx
-            .file
-            .functions
-            .iter()
-            .chain(cx.file.classes.iter().flat_map(|c| c.methods.iter()));
-        for f in bodies {
+        for f in cx.file.bodies() {
             check_function(cx.file, f, &mut out);
         }
         out
@@ -100,8 +95,7 @@ fn borrowed_call(file: &CythonFile, tokens: &[Token], at: usize) -> Option<Decla
 }
 
 fn check_function(file: &CythonFile, f: &FunctionDef, out: &mut Vec<FileFinding>) {
-    let mut stmts: Vec<&Stmt> = Vec::new();
-    collect(&f.body, &mut stmts);
+    let stmts = f.statements();
     let increfed = |name: &str| {
         stmts.iter().any(|s| {
             calls(&s.tokens).iter().any(|(open, args)| {
@@ -178,14 +172,6 @@ fn is_c_variable(file: &CythonFile, f: &FunctionDef, name: &str) -> bool {
                 .as_ref()
                 .is_some_and(|ty| file.classify(ty) == TypeKind::C)
     })
-}
-
-/// Every statement of `body`, depth first.
-fn collect<'a>(body: &'a [Stmt], out: &mut Vec<&'a Stmt>) {
-    for s in body {
-        out.push(s);
-        collect(&s.children, out);
-    }
 }
 
 fn finding(f: &FunctionDef, t: &[Token], at: usize, var: Option<&str>) -> FileFinding {

@@ -60,12 +60,7 @@ impl CythonObjectCastLeak {
 
     fn check(cx: &CythonContext<'_>) -> Vec<FileFinding> {
         let mut out = Vec::new();
-        let bodies = cx
-            .file
-            .functions
-            .iter()
-            .chain(cx.file.classes.iter().flat_map(|c| c.methods.iter()));
-        for f in bodies {
+        for f in cx.file.bodies() {
             check_function(cx.file, f, &mut out);
         }
         out
@@ -114,8 +109,7 @@ fn takes_over(callee: &str, index: usize) -> bool {
 }
 
 fn check_function(file: &CythonFile, f: &FunctionDef, out: &mut Vec<FileFinding>) {
-    let mut stmts: Vec<&Stmt> = Vec::new();
-    collect(&f.body, &mut stmts);
+    let stmts = f.statements();
 
     // `p = f(...)` (or `cdef PyObject *p = f(...)`) with `f` returning a new reference.
     let mut pointers: Vec<(String, &ExternFunction, Span)> = Vec::new();
@@ -158,14 +152,6 @@ fn check_function(file: &CythonFile, f: &FunctionDef, out: &mut Vec<FileFinding>
             }
             out.push(finding(f, &cast, &ext.name, Some((name, *at))));
         }
-    }
-}
-
-/// Every statement of `body`, depth first.
-fn collect<'a>(body: &'a [Stmt], out: &mut Vec<&'a Stmt>) {
-    for s in body {
-        out.push(s);
-        collect(&s.children, out);
     }
 }
 

@@ -3,7 +3,7 @@ use crate::registry::{Check, CythonContext, FileFinding, Message};
 use cpycheck_contracts::ArgEffect;
 use cpycheck_contracts::macros::{MacroKind, lookup_macro};
 use cpycheck_cython::query::{assignment, calls, object_casts};
-use cpycheck_cython::{ClassDef, CythonFile, FunctionDef, Stmt, TokKind, Token, TypeKind};
+use cpycheck_cython::{ClassDef, CythonFile, FunctionDef, TokKind, Token, TypeKind};
 use cpycheck_diagnostics::Span;
 
 declare_rule! {
@@ -81,8 +81,7 @@ fn check_function(
     f: &FunctionDef,
     out: &mut Vec<FileFinding>,
 ) {
-    let mut stmts: Vec<&Stmt> = Vec::new();
-    collect(&f.body, &mut stmts);
+    let stmts = f.statements();
     // Every expression the function `Py_INCREF`s, as token texts.
     let mut increfed: Vec<Vec<&str>> = Vec::new();
     for s in &stmts {
@@ -165,14 +164,6 @@ fn check_function(
                 );
             }
         }
-    }
-}
-
-/// Every statement of `body`, depth first.
-fn collect<'a>(body: &'a [Stmt], out: &mut Vec<&'a Stmt>) {
-    for s in body {
-        out.push(s);
-        collect(&s.children, out);
     }
 }
 
