@@ -1,4 +1,3 @@
-
 use super::*;
 
 const SRC: &str = r#"
