@@ -23,6 +23,7 @@ mod include;
 mod lex;
 mod prep;
 mod span;
+mod spelling;
 
 pub use cond::parse_int as parse_c_int_literal;
 pub use include::{
